@@ -1,0 +1,1 @@
+"""Small helpers shared by the stand-in services (env config, JWT, JSON/aiohttp, metrics)."""

@@ -1,0 +1,70 @@
+# Supabase self-hosted acceptance suite. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+PYTEST    := $(VENV)/bin/pytest
+# IMAGES=upstream runs the pinned upstream images (needs a registry); default: local set.
+IMAGES    ?= local
+COMPOSE_FILES := -f stack/compose.yaml $(if $(filter local,$(IMAGES)),-f stack/compose.local.yaml)
+COMPOSE   := $(VENV)/bin/docker-compose --project-directory stack $(COMPOSE_FILES)
+PYTEST_ARGS ?=
+
+.PHONY: help venv docker env images up down down-volumes ps logs smoke infra integration load unit test
+
+help:  ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt constraints.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt -c constraints.txt
+	touch $@
+
+venv: $(VENV)/.installed  ## the suite's Python environment (pinned)
+
+docker:  ## install and start a Docker engine if none answers (root, Debian)
+	@stack/bin/ensure-docker.sh
+
+env:  ## stack/.env with fresh secrets, created once, never overwritten
+	@python3 stack/bin/make-env.py
+
+images: docker venv  ## build the local image set (base image from debootstrap if no registry)
+ifeq ($(IMAGES),local)
+	@stack/bin/build-base-image.sh
+	$(COMPOSE) build --quiet
+endif
+
+up: images env  ## bring the stack up; returns when every service is healthy
+	@stack/bin/up.sh $(COMPOSE)
+
+down: venv  ## stop and remove containers and networks (volumes kept)
+	$(COMPOSE) --profile upstream-only down --remove-orphans
+
+down-volumes: venv  ## as down, and delete the stack's data volumes
+	$(COMPOSE) --profile upstream-only down --remove-orphans --volumes
+
+ps: venv  ## services and their health
+	@$(COMPOSE) ps -a
+
+logs: venv  ## recent logs of every service (secrets redacted)
+	@$(COMPOSE) logs --no-color --tail 100 | python3 stack/bin/redact.py
+
+smoke: up  ## THE MAIN JOB: smoke suite against the bundled stack
+	$(PYTEST) -m smoke $(PYTEST_ARGS)
+
+infra: up  ## configuration and monitoring-as-code checks
+	$(PYTEST) -m infra $(PYTEST_ARGS)
+
+integration: up  ## destructive end-to-end checks (local stack only)
+	$(PYTEST) -m integration $(PYTEST_ARGS)
+
+load: up  ## short capacity runs judged by the SLOs
+	$(PYTEST) -m load $(PYTEST_ARGS)
+
+unit: venv  ## the project's own unit tests (no stack needed)
+	$(PYTEST) -m unit $(PYTEST_ARGS)
+
+test: up  ## the project's tests: unit, infra, smoke, integration, load
+	$(PYTEST) $(PYTEST_ARGS)

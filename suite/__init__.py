@@ -1,0 +1,1 @@
+"""The suite's library: target model, clients, polling, thresholds and redaction."""

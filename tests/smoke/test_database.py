@@ -1,0 +1,75 @@
+"""Database through its published endpoint, as the API's login role (never the superuser)."""
+import time
+
+import pytest
+
+from suite.clients import connect_db
+from suite.thresholds import LIMITS
+
+
+@pytest.fixture(scope="module")
+def db(target, require):
+    require("db")
+    conn = connect_db(target)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def exposed_schemas(target):
+    return [s.strip() for s in target.env.get("PGRST_DB_SCHEMAS", "public").split(",") if s.strip()]
+
+
+def test_published_endpoint_accepts_the_api_role(db):
+    """Catches: the database port not published, or the authenticator password out of sync."""
+    assert db.execute("select current_user").fetchone()[0] == "authenticator"
+
+
+def test_api_login_role_is_not_privileged(db):
+    """Catches: the API connecting as a superuser or a BYPASSRLS role (RLS would not apply)."""
+    row = db.execute("select rolsuper, rolbypassrls from pg_roles where rolname = current_user").fetchone()
+    assert row == (False, False), f"authenticator: superuser={row[0]}, bypassrls={row[1]}"
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+def test_statement_timeout_configured_per_role(db, role):
+    """Catches: API roles without statement timeouts (one slow query can hold the pool)."""
+    config = db.execute("select rolconfig from pg_roles where rolname = %s", (role,)).fetchone()[0] or []
+    expected = f"statement_timeout={getattr(LIMITS.smoke.statement_timeout_s, role)}s"
+    assert expected in config, f"{role}: role settings {config}"
+
+
+def test_statement_timeout_reaches_api_requests(as_anon):
+    """Catches: a REST layer that does not apply the role's settings (the timeout only exists on paper)."""
+    limit = LIMITS.smoke.statement_timeout_s.anon
+    started = time.monotonic()
+    r = as_anon._call("POST", "rpc/slow", json={"seconds": limit + 3})
+    elapsed = time.monotonic() - started
+    assert r.json().get("code") == "57014", f"expected statement timeout (57014), got HTTP {r.status_code} {r.text[:200]}"
+    assert elapsed < limit + 2.5, f"the request ran {elapsed:.1f} s: the {limit} s timeout did not apply"
+
+
+def test_rls_enabled_on_every_exposed_table(db, exposed_schemas):
+    """Catches: a table in an exposed schema without RLS (readable and writable by anyone with the anon key)."""
+    rows = db.execute("""
+        select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.relkind in ('r', 'p') and n.nspname = any(%s) and not c.relrowsecurity
+        order by 1""", (exposed_schemas,)).fetchall()
+    assert not rows, f"tables without RLS: {[r[0] for r in rows]}"
+
+
+def test_every_exposed_table_has_a_policy(db, exposed_schemas):
+    """Catches: RLS on with no policy at all (a table silently closed to every client)."""
+    rows = db.execute("""
+        select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.relkind in ('r', 'p') and n.nspname = any(%s)
+          and not exists (select 1 from pg_policy p where p.polrelid = c.oid)
+        order by 1""", (exposed_schemas,)).fetchall()
+    assert not rows, f"tables without any policy: {[r[0] for r in rows]}"
+
+
+def test_realtime_publication_contains_messages(db):
+    """Catches: the realtime table dropped from publication supabase_realtime (no change events)."""
+    rows = db.execute("select schemaname || '.' || tablename from pg_publication_tables "
+                      "where pubname = 'supabase_realtime'").fetchall()
+    assert "public.messages" in {r[0] for r in rows}, f"publication holds {rows}"
