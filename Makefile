@@ -16,10 +16,12 @@ PYTEST_ARGS ?=
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt constraints.txt
+$(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -r requirements.txt -c constraints.txt
+	$(VENV)/bin/pip install -q -r requirements.txt -c constraints.txt 2>&1 | grep -v '^WARNING: Location' || true
+	@# the suite's library and pytest plugin (options such as --target)
+	$(VENV)/bin/pip install -q --no-deps -e . 2>&1 | grep -v '^WARNING: Location' || true
+	$(VENV)/bin/python -c 'import suite.plugin, pytest_html, psycopg, locust'
 	touch $@
 
 venv: $(VENV)/.installed  ## the suite's Python environment (pinned)
@@ -30,13 +32,16 @@ docker:  ## install and start a Docker engine if none answers (root, Debian)
 env:  ## stack/.env with fresh secrets, created once, never overwritten
 	@python3 stack/bin/make-env.py
 
-images: docker venv  ## build the local image set (base image from debootstrap if no registry)
+images: docker venv env  ## build the local image set (base image from debootstrap if no registry)
 ifeq ($(IMAGES),local)
 	@stack/bin/build-base-image.sh
+	@# the stand-ins' wheels, fetched by the host's pip (its index and CA settings apply)
+	$(VENV)/bin/pip download -q --only-binary=:all: --python-version 3.11 \
+	  -d stack/standins/wheels -r stack/standins/requirements.txt 2>&1 | grep -v '^WARNING: Location' || true
 	$(COMPOSE) build --quiet
 endif
 
-up: images env  ## bring the stack up; returns when every service is healthy
+up: images  ## bring the stack up; returns when every service is healthy
 	@stack/bin/up.sh $(COMPOSE)
 
 down: venv  ## stop and remove containers and networks (volumes kept)

@@ -17,16 +17,6 @@ from suite.target import ROOT, Target, TargetConfigError, load
 REPORTS = ROOT / "reports"
 
 
-def pytest_addoption(parser):
-    group = parser.getgroup("supabase acceptance")
-    group.addoption("--target", metavar="FILE", default=None,
-                    help="env file describing a deployed stack (docs/targets.md); default: the bundled local stack")
-    group.addoption("--allow-destructive", action="store_true", default=False,
-                    help="let destructive tests run against a target that is not the local stack")
-    group.addoption("--no-up", action="store_true", default=False,
-                    help="never bring the local stack up; fail if it is not running")
-
-
 def _report_name(config) -> str:
     expr = (config.getoption("markexpr") or "").strip()
     if not expr:
@@ -115,7 +105,7 @@ def users(gateway, run_id):
     assert not problems, f"could not delete the suite's users: {problems}"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def require(target):
     """require("grafana"): skip when the target declares the service absent."""
     def _require(service: str) -> None:
@@ -156,7 +146,11 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = str(call.excinfo.value)
         item.config._suite_unreachable.append(item.nodeid)
         report.user_properties.append(("outcome_kind", "unreachable"))
-    if report.longrepr is not None:
+    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        # a skip: (file, line, reason); junitxml needs the tuple kept
+        path, lineno, reason = report.longrepr
+        report.longrepr = (path, lineno, redaction.redact(str(reason)))
+    elif report.longrepr is not None:
         report.longrepr = redaction.redact(str(report.longrepr))
     report.sections = [(title, redaction.redact(body)) for title, body in report.sections]
 

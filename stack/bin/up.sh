@@ -5,7 +5,12 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 timeout="${UP_TIMEOUT:-300}"
 start=$(date +%s%N)
-if "$@" up -d --wait --wait-timeout "$timeout" --remove-orphans 2>&1 | grep -vE '^ Container .* (Waiting|Healthy|Running|Started|Starting|Created|Creating)$'; [ "${PIPESTATUS[0]}" = 0 ]; then
+out=$(mktemp)
+"$@" up -d --wait --wait-timeout "$timeout" --remove-orphans >"$out" 2>&1
+rc=$?
+grep -vE '^ (Container|Network|Volume) .* (Waiting|Healthy|Running|Started|Starting|Created|Creating|Recreate|Recreated)$' "$out"
+rm -f "$out"
+if [ "$rc" = 0 ]; then
   ms=$(( ($(date +%s%N) - start) / 1000000 ))
   printf 'make up: every service healthy in %d.%01d s\n' $((ms / 1000)) $((ms % 1000 / 100))
   exit 0

@@ -101,7 +101,7 @@ def world(as_service, as_a, as_b, user_a, user_b, run_id):
     yield w
     problems = []
     for path in (f"notes?body=like.{tag}*", f"team_docs?title=like.{tag}*",
-                 f"announcements?title=eq.{tag}", f"messages?room=eq.{tag}", f"teams?id=eq.{team_id}"):
+                 f"announcements?title=eq.{tag}", f"messages?room=like.{tag}*", f"teams?id=eq.{team_id}"):
         r = as_service.delete(path)
         if r.status_code not in (200, 204):
             problems.append(f"DELETE {path}: HTTP {r.status_code}")

@@ -3,13 +3,15 @@ import time
 
 import pytest
 
+from suite.checks import database
 from suite.clients import connect_db
 from suite.thresholds import LIMITS
 
 
 @pytest.fixture(scope="module")
-def db(target, require):
-    require("db")
+def db(target):
+    if not target.has("db"):  # `require` is function-scoped: a module fixture cannot use it
+        pytest.skip(f"db: {target.absent.get('db', 'not declared by the target')}")
     conn = connect_db(target)
     yield conn
     conn.close()
@@ -27,16 +29,17 @@ def test_published_endpoint_accepts_the_api_role(db):
 
 def test_api_login_role_is_not_privileged(db):
     """Catches: the API connecting as a superuser or a BYPASSRLS role (RLS would not apply)."""
-    row = db.execute("select rolsuper, rolbypassrls from pg_roles where rolname = current_user").fetchone()
-    assert row == (False, False), f"authenticator: superuser={row[0]}, bypassrls={row[1]}"
+    problems = database.check_role_attributes(database.fetch_roles(db, ["authenticator"]),
+                                              {"authenticator": database.EXPECTED_ROLE_ATTRIBUTES["authenticator"]})
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("role", ["anon", "authenticated"])
 def test_statement_timeout_configured_per_role(db, role):
     """Catches: API roles without statement timeouts (one slow query can hold the pool)."""
-    config = db.execute("select rolconfig from pg_roles where rolname = %s", (role,)).fetchone()[0] or []
-    expected = f"statement_timeout={getattr(LIMITS.smoke.statement_timeout_s, role)}s"
-    assert expected in config, f"{role}: role settings {config}"
+    expected = {role: getattr(LIMITS.smoke.statement_timeout_s, role)}
+    problems = database.check_statement_timeouts(database.fetch_roles(db, [role]), expected)
+    assert not problems, "\n".join(problems)
 
 
 def test_statement_timeout_reaches_api_requests(as_anon):
@@ -51,21 +54,14 @@ def test_statement_timeout_reaches_api_requests(as_anon):
 
 def test_rls_enabled_on_every_exposed_table(db, exposed_schemas):
     """Catches: a table in an exposed schema without RLS (readable and writable by anyone with the anon key)."""
-    rows = db.execute("""
-        select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-        where c.relkind in ('r', 'p') and n.nspname = any(%s) and not c.relrowsecurity
-        order by 1""", (exposed_schemas,)).fetchall()
-    assert not rows, f"tables without RLS: {[r[0] for r in rows]}"
+    problems = database.check_rls_enabled(database.fetch_tables(db, exposed_schemas))
+    assert not problems, "\n".join(problems)
 
 
 def test_every_exposed_table_has_a_policy(db, exposed_schemas):
     """Catches: RLS on with no policy at all (a table silently closed to every client)."""
-    rows = db.execute("""
-        select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-        where c.relkind in ('r', 'p') and n.nspname = any(%s)
-          and not exists (select 1 from pg_policy p where p.polrelid = c.oid)
-        order by 1""", (exposed_schemas,)).fetchall()
-    assert not rows, f"tables without any policy: {[r[0] for r in rows]}"
+    problems = database.check_policies_exist(database.fetch_tables(db, exposed_schemas))
+    assert not problems, "\n".join(problems)
 
 
 def test_realtime_publication_contains_messages(db):

@@ -89,15 +89,16 @@ def test_insert_delivered_to_owner_and_not_to_other_user(target, as_a, user_a, u
     delivered without the RLS check (another user receives private rows)."""
     owner, other = RealtimeSocket(target), RealtimeSocket(target)
     try:
-        topic = f"realtime:{world.tag}-changes"
+        room = f"{world.tag}-live"  # a room of its own: no row written before the subscription
+        topic = f"realtime:{room}"
         config = {"postgres_changes": [{"event": "INSERT", "schema": "public", "table": "messages",
-                                        "filter": f"room=eq.{world.tag}"}]}
+                                        "filter": f"room=eq.{room}"}]}
         for sock, user in ((owner, user_a), (other, user_b)):
             joined(sock, topic, config, token=user.access_token)
             ready = sock.wait_for(lambda m: m["event"] == "system" and m["payload"].get("status") == "ok"
                                   and m["payload"].get("extension") == "postgres_changes", DELIVERY)
             assert ready is not None, "no 'Subscribed to PostgreSQL' system message"
-        r = as_a.insert("messages", {"room": world.tag, "body": f"{world.tag} live"})
+        r = as_a.insert("messages", {"room": room, "body": f"{world.tag} live"})
         assert r.status_code == 201, r.text[:200]
         event = owner.wait_for(lambda m: m["event"] == "postgres_changes", DELIVERY)
         assert event is not None, f"INSERT not delivered to its owner within {DELIVERY} s"

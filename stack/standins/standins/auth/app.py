@@ -320,7 +320,9 @@ class AuthService:
                     if active is not None and active["parent"] == row["token"]:
                         # the client lost the previous answer: hand back the current token
                         issued = active["token"]
-                    elif now > row["rt_updated_at"] + _dt.timedelta(seconds=cfg.refresh_token_reuse_interval):
+                    elif (now > row["rt_updated_at"] + _dt.timedelta(seconds=cfg.refresh_token_reuse_interval)
+                          # a token revoked with its family (never rotated) gets no grace period
+                          or not await store.has_child(conn, row["token"])):
                         if cfg.refresh_token_rotation_enabled:
                             await store.revoke_token_family(conn, session_id)
                         log.warning(orjson.dumps({"level": "warning", "msg": "refresh token reuse detected",

@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import CONTENT_TYPE_LATEST  # noqa: F401  (re-exported)
+
+try:  # the *_created series only add noise to dashboards
+    from prometheus_client import disable_created_metrics
+    disable_created_metrics()
+except ImportError:  # pragma: no cover
+    pass
 
 
 class Metrics:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import secrets
 import string
 
-import bcrypt
-
 from . import errors
 
 MAX_PASSWORD_LENGTH = 72  # bcrypt ignores bytes past 72; GoTrue refuses them
@@ -46,6 +44,8 @@ def weakness(password: str, min_length: int, required_characters: tuple[str, ...
 
 
 def hash_password(password: str, cost: int = BCRYPT_COST) -> str:
+    import bcrypt  # imported here so the rules above work without the C extension
+
     hashed = bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds=cost)).decode("ascii")
     # Go's bcrypt writes the $2a$ prefix; the algorithm is the same.
     return "$2a$" + hashed[4:] if hashed.startswith("$2b$") else hashed
@@ -54,6 +54,8 @@ def hash_password(password: str, cost: int = BCRYPT_COST) -> str:
 def verify_password(password: str, hashed: str | None) -> bool:
     if not hashed:
         return False
+    import bcrypt
+
     try:
         return bcrypt.checkpw(password.encode("utf-8")[:MAX_PASSWORD_LENGTH], hashed.encode("ascii"))
     except (ValueError, UnicodeEncodeError):

@@ -243,10 +243,15 @@ async def revoke_token(conn: Conn, rt_id: int) -> None:
 
 
 async def revoke_token_family(conn: Conn, session_id: str) -> None:
+    # updated_at is left alone: it dates the rotation that the reuse interval counts from
     await conn.execute(
-        "UPDATE auth.refresh_tokens SET revoked = true, updated_at = %s WHERE session_id = %s AND revoked = false",
-        (utcnow(), session_id),
+        "UPDATE auth.refresh_tokens SET revoked = true WHERE session_id = %s AND revoked = false",
+        (session_id,),
     )
+
+
+async def has_child(conn: Conn, token: str) -> bool:
+    return await fetchone(conn, "SELECT 1 AS x FROM auth.refresh_tokens WHERE parent = %s LIMIT 1", (token,)) is not None
 
 
 async def touch_session(conn: Conn, session_id: str, user_agent: str | None, ip: str | None) -> None:

@@ -9,7 +9,6 @@ import asyncio
 import gc
 import ipaddress
 import logging
-import signal
 import time
 import uuid
 from typing import Any

@@ -1,7 +1,7 @@
 """PostgREST-shaped errors and the SQLSTATE -> HTTP status mapping (PostgREST v12-v14)."""
 from __future__ import annotations
 
-import orjson
+import json
 
 
 class ApiError(Exception):
@@ -15,7 +15,8 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
     def body(self) -> bytes:
-        return orjson.dumps({"code": self.code, "details": self.details, "hint": self.hint, "message": self.message})
+        return json.dumps({"code": self.code, "details": self.details, "hint": self.hint, "message": self.message},
+                          separators=(",", ":"), ensure_ascii=False).encode()
 
     def all_headers(self) -> dict:
         return {"Content-Type": "application/json; charset=utf-8",
@@ -80,8 +81,8 @@ def from_pg(sqlstate: str | None, message: str, details, hint, authed: bool) -> 
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if sqlstate == "PGRST":  # RAISE SQLSTATE 'PGRST' with JSON message/detail (full response control)
         try:
-            m = orjson.loads(message)
-            d = orjson.loads(details) if details else {}
+            m = json.loads(message)
+            d = json.loads(details) if details else {}
             status = int(d.get("status", 400))
             headers = {str(k): str(v) for k, v in (d.get("headers") or {}).items()}
             return ApiError(status, m["code"], m["message"], m.get("details"), m.get("hint"), headers)

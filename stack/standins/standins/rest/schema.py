@@ -111,7 +111,7 @@ SELECT p.oid, n.nspname, p.proname, p.proretset, p.provolatile, p.pronargs, p.pr
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_type rt ON rt.oid = p.prorettype
-WHERE n.nspname = ANY(%s) AND p.prokind = 'f'
+WHERE n.nspname = ANY(%s) AND p.prokind = 'f' AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
 """
 
 ROLE_SETTINGS_SQL = """

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import re
 
 from .errors import ApiError
@@ -205,8 +206,7 @@ def insert_query(table, rows_json: str, nrows: int, rows: list, cols: list[str],
             for c in cols:
                 if c in row:
                     if rowp is None:
-                        import orjson
-                        rowp = orjson.dumps(row).decode()
+                        rowp = json.dumps(row)
                     vals.append(f"(SELECT {qi(c)} FROM json_populate_record(NULL::{tgt}, {params.add(rowp)}::json))")
                 else:
                     vals.append("DEFAULT")
