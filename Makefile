@@ -8,7 +8,10 @@ PYTEST    := $(VENV)/bin/pytest
 # IMAGES=upstream runs the pinned upstream images (needs a registry); default: local set.
 IMAGES    ?= local
 COMPOSE_FILES := -f stack/compose.yaml $(if $(filter local,$(IMAGES)),-f stack/compose.local.yaml)
-COMPOSE   := $(VENV)/bin/docker-compose --project-directory stack $(COMPOSE_FILES)
+# STACK_ENV: the stack's env file; a second copy of the stack runs from its own file (own
+# ports and COMPOSE_PROJECT_NAME), and the suite follows it with SUITE_STACK_ENV.
+STACK_ENV ?= stack/.env
+COMPOSE   := $(VENV)/bin/docker-compose --project-directory stack --env-file $(STACK_ENV) $(COMPOSE_FILES)
 PYTEST_ARGS ?=
 
 .PHONY: help venv docker env images up down down-volumes ps logs smoke infra integration load unit test
@@ -30,7 +33,7 @@ docker:  ## install and start a Docker engine if none answers (root, Debian)
 	@stack/bin/ensure-docker.sh
 
 env:  ## stack/.env with fresh secrets, created once, never overwritten
-	@python3 stack/bin/make-env.py
+	@python3 stack/bin/make-env.py --env-file $(STACK_ENV)
 
 images: docker venv env  ## build the local image set (base image from debootstrap if no registry)
 ifeq ($(IMAGES),local)

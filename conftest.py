@@ -12,7 +12,7 @@ import pytest
 
 from suite import redaction
 from suite.clients import Gateway, TargetUnreachable, Users
-from suite.target import ROOT, Target, TargetConfigError, load
+from suite.target import ROOT, Target, TargetConfigError, load, local_env_file
 
 REPORTS = ROOT / "reports"
 
@@ -65,14 +65,14 @@ TARGET_KEY = pytest.StashKey[Target]()
 
 def _ensure_local_stack(config) -> None:
     """Bring the bundled stack up when it is not running; leave it as found otherwise."""
-    env = ROOT / "stack" / ".env"
+    env = local_env_file()
     if env.exists() and _gateway_answers(Target.local()):
         return
     if config.getoption("no_up"):
         pytest.exit("the local stack is not running (gateway does not answer) and --no-up was given; "
                     "run `make up`", returncode=4)
     print("\nlocal stack not running: bringing it up with `make up`")
-    result = subprocess.run(["make", "-C", str(ROOT), "up"], text=True)
+    result = subprocess.run(["make", "-C", str(ROOT), "up", f"STACK_ENV={env.resolve()}"], text=True)
     if result.returncode != 0:
         pytest.exit("`make up` failed: the bundled stack did not become healthy (see its output above)",
                     returncode=4)

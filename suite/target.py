@@ -6,15 +6,15 @@ One model for every layer (pytest and Locust). A target is either the bundled lo
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from . import stack
+
 ROOT = Path(__file__).resolve().parent.parent
 STACK = ROOT / "stack"
-LOCAL_ENV = STACK / ".env"
-COMPOSE_PROJECT = "supabase-acceptance"
+DEFAULT_PROJECT = "supabase-acceptance"  # `name:` in stack/compose.yaml
 LOCAL_ONLY_REASON = "not part of the local image set (no Debian package); present with IMAGES=upstream"
 
 # Services a target may declare, with the env-file key that locates each.
@@ -58,11 +58,17 @@ class Target:
     urls: dict[str, str] = field(repr=False)
     # service -> reason it is absent (skipped tests say why)
     absent: dict[str, str] = field(default_factory=dict)
+    # the Compose project of the bundled stack (None for a deployed target)
+    compose_project: str | None = None
 
     # ---- construction -------------------------------------------------------------
     @classmethod
-    def local(cls, env_file: Path = LOCAL_ENV) -> "Target":
+    def local(cls, env_file: Path | None = None) -> "Target":
+        """The bundled stack, configured by stack/.env (or SUITE_STACK_ENV: a second copy of
+        the stack with its own ports and COMPOSE_PROJECT_NAME)."""
+        env_file = env_file or local_env_file()
         env = read_env_file(env_file)
+        project = env.get("COMPOSE_PROJECT_NAME") or DEFAULT_PROJECT
         bind = env.get("BIND_ADDRESS", "127.0.0.1")
         host = "127.0.0.1" if bind in ("0.0.0.0", "") else bind
         pw = env.get("POSTGRES_PASSWORD", "")
@@ -78,10 +84,10 @@ class Target:
         }
         absent = {}
         for svc in ("grafana", "loki"):
-            if not compose_service_running(svc):
+            if not stack.running(project, svc):
                 absent[svc] = LOCAL_ONLY_REASON
                 urls.pop(svc)
-        return cls(name="local", is_local=True, env=env, urls=urls, absent=absent)
+        return cls(name="local", is_local=True, env=env, urls=urls, absent=absent, compose_project=project)
 
     @classmethod
     def from_file(cls, path: Path) -> "Target":
@@ -139,16 +145,9 @@ class Target:
         return sorted(set(values), key=len, reverse=True)
 
 
-def compose_service_running(service: str) -> bool:
-    """Whether the bundled stack runs this service (a container of our Compose project)."""
-    try:
-        out = subprocess.run(
-            ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={COMPOSE_PROJECT}",
-             "--filter", f"label=com.docker.compose.service={service}"],
-            capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return bool(out.stdout.strip())
+def local_env_file() -> Path:
+    """stack/.env, or SUITE_STACK_ENV naming a second copy of the bundled stack."""
+    return Path(os.environ.get("SUITE_STACK_ENV") or STACK / ".env")
 
 
 def load(target_file: str | None) -> Target:

@@ -6,12 +6,12 @@ failure, attach the service's last log lines (secrets redacted) to the message.
 """
 from __future__ import annotations
 
-import subprocess
 import time
 from typing import Callable, TypeVar
 
+from . import stack
 from .redaction import redact
-from .target import COMPOSE_PROJECT
+from .target import Target
 
 T = TypeVar("T")
 
@@ -24,44 +24,15 @@ class ServiceExited(AssertionError):
     """The local container behind the condition is not running."""
 
 
-def container_state(service: str) -> str | None:
-    """Docker state of the bundled stack's container for `service` (None: no container)."""
-    try:
-        ids = subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={COMPOSE_PROJECT}",
-             "--filter", f"label=com.docker.compose.service={service}"],
-            capture_output=True, text=True, timeout=10).stdout.split()
-        if not ids:
-            return None
-        return subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}", ids[0]],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-
-
-def service_logs(service: str, lines: int = 20) -> str:
-    try:
-        ids = subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={COMPOSE_PROJECT}",
-             "--filter", f"label=com.docker.compose.service={service}"],
-            capture_output=True, text=True, timeout=10).stdout.split()
-        if not ids:
-            return f"(no container for service {service})"
-        out = subprocess.run(["docker", "logs", "--tail", str(lines), ids[0]],
-                             capture_output=True, text=True, timeout=10)
-        return redact(out.stdout + out.stderr)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"(logs of {service} unavailable: {exc})"
-
-
 def poll(check: Callable[[], T], *, what: str, timeout: float, interval: float = 0.2,
-         service: str | None = None, local: bool = False) -> T:
+         service: str | None = None, target: Target | None = None) -> T:
     """Call `check` until it returns a truthy value (returned) or the deadline passes.
 
     Exceptions raised by `check` count as "not yet" and the last one is reported.
-    With `service` and `local`, an exited container ends the wait at once, and its last
-    log lines are attached to any failure.
+    With `service` and a local `target`, an exited container ends the wait at once, and
+    its last log lines are attached to any failure.
     """
+    project = target.compose_project if target is not None and service else None
     deadline = time.monotonic() + timeout
     last: object = None
     attempts = 0
@@ -73,15 +44,15 @@ def poll(check: Callable[[], T], *, what: str, timeout: float, interval: float =
                 return last
         except Exception as exc:  # noqa: BLE001 - reported below
             last = exc
-        if service and local and attempts % 5 == 1:
-            state = container_state(service)
+        if project and attempts % 5 == 1:
+            state = stack.state(project, service)
             if state not in (None, "running", "restarting"):
                 raise ServiceExited(f"{what}: service {service} is {state}\n"
-                                    f"--- last log lines of {service} ---\n{service_logs(service)}")
+                                    f"--- last log lines of {service} ---\n{stack.logs(project, service)}")
         if time.monotonic() >= deadline:
             break
         time.sleep(interval)
     message = f"{what}: not true after {timeout:g} s ({attempts} attempts); last result: {last!r}"
-    if service and local:
-        message += f"\n--- last log lines of {service} ---\n{service_logs(service)}"
+    if project:
+        message += f"\n--- last log lines of {service} ---\n{stack.logs(project, service)}"
     raise PollTimeout(redact(message))

@@ -9,7 +9,7 @@ import pytest
 
 from suite import redaction
 from suite.checks import compose
-from suite.target import LOCAL_ENV, Target, TargetConfigError, load
+from suite.target import Target, TargetConfigError, load, local_env_file
 
 
 @pytest.fixture(scope="session")
@@ -44,16 +44,17 @@ def compose_config(test_env):
 @pytest.fixture(scope="session")
 def target_env_path(pytestconfig) -> Path:
     named = pytestconfig.getoption("target") or os.environ.get("SUITE_TARGET")
-    return Path(named) if named else LOCAL_ENV
+    return Path(named) if named else local_env_file()
 
 
 @pytest.fixture(scope="session")
 def infra_target(pytestconfig, target_env_path) -> Target:
     """The target's configuration only (never starts the local stack)."""
-    if not target_env_path.exists() and target_env_path == LOCAL_ENV:
-        pytest.skip(f"{LOCAL_ENV} does not exist yet (created by `make env` / `make up`)")
+    local = target_env_path == local_env_file()
+    if not target_env_path.exists() and local:
+        pytest.skip(f"{target_env_path} does not exist yet (created by `make env` / `make up`)")
     try:
-        tgt = load(str(target_env_path)) if target_env_path != LOCAL_ENV else Target.local()
+        tgt = Target.local() if local else load(str(target_env_path))
     except TargetConfigError as exc:
         pytest.fail(f"target configuration: {exc}", pytrace=False)
     redaction.register(*tgt.secrets())
