@@ -74,5 +74,10 @@ load: up  ## short capacity runs judged by the SLOs
 unit: venv  ## the project's own unit tests (no stack needed)
 	$(PYTEST) -m unit $(PYTEST_ARGS)
 
-test: up  ## the project's tests: unit, infra, smoke, integration, load
-	$(PYTEST) $(PYTEST_ARGS)
+LAYERS := unit infra smoke integration load
+test: up  ## the project's tests, layer by layer (reports/<layer>.html); fails if any layer fails
+	@failed=""; for layer in $(LAYERS); do \
+	  echo "=== pytest -m $$layer"; \
+	  $(PYTEST) -m $$layer $(PYTEST_ARGS) || failed="$$failed $$layer"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test: failed layers:$$failed"; exit 1; fi

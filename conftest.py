@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from suite import redaction
-from suite.clients import Gateway, TargetUnreachable, Users
+from suite.clients import Gateway, TargetUnreachable, Users, connect_db
 from suite.target import ROOT, Target, TargetConfigError, load, local_env_file
 
 REPORTS = ROOT / "reports"
@@ -112,6 +112,15 @@ def require(target):
         if not target.has(service):
             pytest.skip(f"{service}: {target.absent.get(service, 'not declared by the target')}")
     return _require
+
+
+@pytest.fixture(scope="session")
+def db(target, require):
+    """Postgres through the published endpoint, as the API's login role (never the superuser)."""
+    require("db")
+    conn = connect_db(target)
+    yield conn
+    conn.close()
 
 
 # ---- layers: a test's folder is its marker ----------------------------------------------

@@ -132,6 +132,11 @@ class Target:
         return [o.strip() for o in raw.split(",") if o.strip()]
 
     @property
+    def exposed_schemas(self) -> list[str]:
+        """Schemas the REST API exposes: every table in them must have RLS."""
+        return [s.strip() for s in self.env.get("PGRST_DB_SCHEMAS", "public").split(",") if s.strip()]
+
+    @property
     def realtime_tenant(self) -> str:
         return self.env.get("REALTIME_TENANT", "realtime-dev")
 

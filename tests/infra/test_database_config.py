@@ -4,22 +4,7 @@ anon, statement timeouts, role attributes. Checks in suite/checks/database.py (s
 import pytest
 
 from suite.checks import database
-from suite.clients import connect_db
 from suite.thresholds import LIMITS
-
-
-@pytest.fixture(scope="module")
-def db(target):
-    if not target.has("db"):
-        pytest.skip(f"db: {target.absent.get('db', 'not declared by the target')}")
-    conn = connect_db(target)
-    yield conn
-    conn.close()
-
-
-@pytest.fixture(scope="module")
-def schemas(target):
-    return [s.strip() for s in target.env.get("PGRST_DB_SCHEMAS", "public").split(",") if s.strip()]
 
 
 def test_connected_as_the_api_role_not_a_superuser(db):
@@ -28,22 +13,22 @@ def test_connected_as_the_api_role_not_a_superuser(db):
     assert not is_super, f"DB_URL logs in as {user}, a superuser: use the API role authenticator"
 
 
-def test_rls_on_every_table_of_the_exposed_schemas(db, schemas):
+def test_rls_on_every_table_of_the_exposed_schemas(db, target):
     """Catches: a table in an exposed schema without row level security."""
-    problems = database.check_rls_enabled(database.fetch_tables(db, schemas))
+    problems = database.check_rls_enabled(database.fetch_tables(db, target.exposed_schemas))
     assert not problems, "\n".join(problems)
 
 
-def test_every_table_has_a_policy(db, schemas):
+def test_every_table_has_a_policy(db, target):
     """Catches: RLS on with no policy (the table is silently closed to every client)."""
-    problems = database.check_policies_exist(database.fetch_tables(db, schemas))
+    problems = database.check_policies_exist(database.fetch_tables(db, target.exposed_schemas))
     assert not problems, "\n".join(problems)
 
 
-def test_no_private_table_open_to_anon(db, schemas):
+def test_no_private_table_open_to_anon(db, target):
     """Catches: a policy TO anon or PUBLIC with USING/WITH CHECK `true` on a private table
     (every table but announcements, stack/db/README.md access matrix)."""
-    problems = database.check_private_tables_closed_to_anon(database.fetch_policies(db, schemas))
+    problems = database.check_private_tables_closed_to_anon(database.fetch_policies(db, target.exposed_schemas))
     assert not problems, "\n".join(problems)
 
 

@@ -4,22 +4,7 @@ import time
 import pytest
 
 from suite.checks import database
-from suite.clients import connect_db
 from suite.thresholds import LIMITS
-
-
-@pytest.fixture(scope="module")
-def db(target):
-    if not target.has("db"):  # `require` is function-scoped: a module fixture cannot use it
-        pytest.skip(f"db: {target.absent.get('db', 'not declared by the target')}")
-    conn = connect_db(target)
-    yield conn
-    conn.close()
-
-
-@pytest.fixture(scope="module")
-def exposed_schemas(target):
-    return [s.strip() for s in target.env.get("PGRST_DB_SCHEMAS", "public").split(",") if s.strip()]
 
 
 def test_published_endpoint_accepts_the_api_role(db):
@@ -52,15 +37,15 @@ def test_statement_timeout_reaches_api_requests(as_anon):
     assert elapsed < limit + 2.5, f"the request ran {elapsed:.1f} s: the {limit} s timeout did not apply"
 
 
-def test_rls_enabled_on_every_exposed_table(db, exposed_schemas):
+def test_rls_enabled_on_every_exposed_table(db, target):
     """Catches: a table in an exposed schema without RLS (readable and writable by anyone with the anon key)."""
-    problems = database.check_rls_enabled(database.fetch_tables(db, exposed_schemas))
+    problems = database.check_rls_enabled(database.fetch_tables(db, target.exposed_schemas))
     assert not problems, "\n".join(problems)
 
 
-def test_every_exposed_table_has_a_policy(db, exposed_schemas):
+def test_every_exposed_table_has_a_policy(db, target):
     """Catches: RLS on with no policy at all (a table silently closed to every client)."""
-    problems = database.check_policies_exist(database.fetch_tables(db, exposed_schemas))
+    problems = database.check_policies_exist(database.fetch_tables(db, target.exposed_schemas))
     assert not problems, "\n".join(problems)
 
 
