@@ -1,4 +1,5 @@
-"""Smoke fixtures: two users and a small seeded world inside the run's own namespace.
+"""Smoke fixtures: a small seeded world inside the run's own namespace (the two users and
+REST as each identity come from tests/conftest.py).
 
 Everything is created through the public API (the auth admin endpoint and REST with the
 service key), never as the database superuser, and removed afterwards, so smoke is safe
@@ -9,58 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-
-@pytest.fixture(scope="session")
-def user_a(users):
-    return users.create("a")
-
-
-@pytest.fixture(scope="session")
-def user_b(users):
-    return users.create("b")
-
-
-class Rest:
-    """REST through the gateway as a given identity (the apikey is always the anon key,
-    as supabase-js sends it; the Bearer token decides the database role)."""
-
-    def __init__(self, gateway, token: str | None):
-        self.gateway, self.token = gateway, token
-
-    def _call(self, method, path, **kw):
-        return self.gateway.request(method, "/rest/v1/" + path, token=self.token, **kw)
-
-    def select(self, path):
-        return self._call("GET", path)
-
-    def insert(self, table, row):
-        return self._call("POST", table, json=row, headers={"Prefer": "return=representation"})
-
-    def update(self, path, values):
-        return self._call("PATCH", path, json=values, headers={"Prefer": "return=representation"})
-
-    def delete(self, path):
-        return self._call("DELETE", path, headers={"Prefer": "return=representation"})
-
-
-@pytest.fixture(scope="session")
-def as_anon(gateway):
-    return Rest(gateway, None)
-
-
-@pytest.fixture(scope="session")
-def as_service(gateway, target):
-    return Rest(gateway, target.service_key)
-
-
-@pytest.fixture(scope="session")
-def as_a(gateway, user_a):
-    return Rest(gateway, user_a.access_token)
-
-
-@pytest.fixture(scope="session")
-def as_b(gateway, user_b):
-    return Rest(gateway, user_b.access_token)
 
 
 @dataclass
