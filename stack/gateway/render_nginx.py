@@ -475,7 +475,7 @@ def load_config(text, env):
 
 
 # ------------------------------------------------------------------- rendering
-def render(cfg):
+def render(cfg, error_log="/dev/stderr"):
     consumers = cfg["consumers"]
     routes = sorted(cfg["routes"], key=lambda r: -len(r["prefix"]))
     http = []   # http-level directives (maps, zones)
@@ -625,7 +625,7 @@ def render(cfg):
     a("worker_processes 4;")
     a("worker_rlimit_nofile 20000;")
     a("pid /run/gateway/nginx.pid;")
-    a("error_log /dev/stderr warn;")
+    a("error_log %s warn;" % error_log)
     a("events {")
     a("    worker_connections 16000;")
     a("    multi_accept on;")
@@ -822,11 +822,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--input", default=os.environ.get("KONG_DECLARATIVE_CONFIG", "/etc/gateway/kong.yml"))
     ap.add_argument("--output", default=os.environ.get("GATEWAY_NGINX_CONF", "/run/gateway/nginx.conf"))
+    ap.add_argument("--error-log", default="/dev/stderr",
+                    help="where nginx writes its error log (the entrypoint passes a redacting pipe)")
     args = ap.parse_args(argv)
     try:
         with open(args.input, encoding="utf-8") as f:
             text = f.read()
-        conf = render(load_config(text, os.environ))
+        conf = render(load_config(text, os.environ), error_log=args.error_log)
     except (RenderError, yaml.YAMLError, OSError) as e:
         print("render_nginx: error: %s" % str(e).replace("\n", " "), file=sys.stderr)
         return 2

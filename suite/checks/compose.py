@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
+from suite import stack
 from suite.target import ROOT, STACK
 
 # docs/architecture.md, "Host ports are published on ${BIND_ADDRESS:-127.0.0.1} only": these
@@ -58,12 +58,7 @@ class ComposeError(Exception):
 
 
 def compose_command() -> list[str]:
-    venv = ROOT / ".venv" / "bin" / "docker-compose"
-    if venv.exists():
-        return [str(venv)]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    return ["docker", "compose"]
+    return [str(stack.COMPOSE_BINARY)]
 
 
 def config(overlay: str, env_file: Path, interpolate: bool = True) -> dict:

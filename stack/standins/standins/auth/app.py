@@ -626,14 +626,6 @@ class AuthService:
                             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
-def _route_label(request: web.Request) -> str:
-    route = request.match_info.route
-    resource = getattr(route, "resource", None)
-    if resource is None:
-        return "unmatched"
-    return resource.canonical
-
-
 def build_app(service: AuthService) -> web.Application:
     @web.middleware
     async def middleware(request: web.Request, handler):
@@ -666,10 +658,7 @@ def build_app(service: AuthService) -> web.Application:
             resp = _json(errors.error_body(errors.internal(), api_version, error_id), status=500)
             err_note = errors.UNEXPECTED_FAILURE
         duration = time.perf_counter() - start
-        route = _route_label(request)
-        m = service.metrics
-        m.requests.labels(request.method, route, str(resp.status)).inc()
-        m.latency.labels(request.method, route).observe(duration)
+        service.metrics.http.observe_request(request, resp.status, duration)
         q = {k: request.query[k] for k in _LOGGED_QUERY if k in request.query}
         entry = {"level": "info", "component": "api", "method": request.method, "path": request.path,
                  "status": resp.status, "duration_ms": round(duration * 1000, 2), "remote_addr": _client_ip(request)}

@@ -1,5 +1,6 @@
 """python -m standins.rest — PostgREST-compatible REST service."""
 import asyncio
+import sys
 
 from aiohttp import web
 
@@ -8,8 +9,13 @@ from .app import Config, State, make_admin_app, make_app, startup
 
 
 async def main() -> None:
-    setup_logging("standins.rest")
-    state = State(Config())
+    log = setup_logging("standins.rest")
+    try:
+        config = Config()
+    except ValueError as exc:
+        log.error("configuration error: %s", exc)
+        sys.exit(2)
+    state = State(config)
     await startup(state)
     runners = []
     for app, port in ((make_app(state), state.config.port), (make_admin_app(state), state.config.admin_port)):

@@ -29,6 +29,9 @@ OPENAPI_CT = "application/openapi+json; charset=utf-8"
 EXPOSE = "Content-Encoding, Content-Location, Content-Range, Content-Type, Date, Location, Server, Transfer-Encoding, Range-Unit"
 
 
+LOG_MIN_STATUS = {"crit": 600, "error": 500, "warn": 400, "info": 0, "debug": 0}
+
+
 class Config:
     def __init__(self):
         self.db_uri = env("PGRST_DB_URI", "postgresql://authenticator@localhost:5432/postgres")
@@ -47,12 +50,29 @@ class Config:
         self.admin_port = int(admin) if admin else None
         self.openapi_mode = env("PGRST_OPENAPI_MODE", "follow-privileges")
         self.server_proxy_uri = env("PGRST_OPENAPI_SERVER_PROXY_URI")
+        # PostgREST's log-level: which responses get an access-log line (its default: 5xx only).
+        # A line per request is CPU and log volume on the hot path.
+        self.log_level = env("PGRST_LOG_LEVEL", "error").lower()
+        if self.log_level not in LOG_MIN_STATUS:
+            raise ValueError(f"PGRST_LOG_LEVEL={self.log_level!r}: expected one of {', '.join(LOG_MIN_STATUS)}")
+
+
+def postgrest_route(request: web.Request) -> str:
+    """The route template of a PostgREST path for metrics labels: /, /{table},
+    /rpc/{function}; anything else "unmatched" (table names stay out: 404s would make
+    a series per typo)."""
+    parts = request.path.strip("/").split("/") if request.path.strip("/") else []
+    if not parts:
+        return "/"
+    if len(parts) == 2 and parts[0] == "rpc":
+        return "/rpc/{function}"
+    return "/{table}" if len(parts) == 1 else "unmatched"
 
 
 class Metrics:
     def __init__(self, state: "State"):
         self.registry = CollectorRegistry()
-        self.http = HttpMetrics(self.registry, prefix="pgrst_")
+        self.http = HttpMetrics(self.registry, route=postgrest_route)
         r = self.registry
         self.pool_max = Gauge("pgrst_db_pool_max", "Max pool connections", registry=r)
         self.pool_available = Gauge("pgrst_db_pool_available", "Available connections in the pool", registry=r)
@@ -672,7 +692,7 @@ def make_app(state: State) -> web.Application:
             resp.headers["Access-Control-Expose-Headers"] = EXPOSE
         return resp
 
-    app = web.Application(middlewares=[observe_middleware(log, state.metrics.http)], client_max_size=64 * 1024 * 1024)
+    app = web.Application(middlewares=[observe_middleware(log, state.metrics.http, LOG_MIN_STATUS[state.config.log_level])], client_max_size=64 * 1024 * 1024)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app
 

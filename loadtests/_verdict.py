@@ -1,0 +1,92 @@
+"""The verdict: every SLO of thresholds.yaml checked against the merged data of all
+generator processes and against the server's own evidence. One breach fails the run."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from ._samples import SampleBook, describe, percentile
+from ._settings import LOAD
+
+WS_TYPES = ("connect", "join", "heartbeat", "broadcast", "presence", "postgres_changes")
+RAMPED = ("connect", "join")  # happen during the ramp by nature: judged over the whole run
+
+
+@dataclass
+class Check:
+    slo: str
+    limit: float
+    measured: float | None
+    ok: bool
+    unit: str = ""
+    detail: str = ""
+
+    def line(self) -> str:
+        if self.measured is None:
+            return f"{'ok  ' if self.ok else 'FAIL'} {self.slo}: {self.detail or 'no data'}"
+        state = "ok  " if self.ok else "FAIL"
+        text = f"{state} {self.slo} = {self.measured:g}{self.unit} (limit {self.limit:g}{self.unit})"
+        if not self.ok:
+            over = self.measured - self.limit
+            text += f", breached by {over:g}{self.unit}"
+            if self.limit:
+                text += f" ({over / self.limit:+.0%})"
+        return text + (f"; {self.detail}" if self.detail else "")
+
+
+def at_most(slo: str, measured: float | None, limit: float, unit: str = "", detail: str = "") -> Check:
+    return Check(slo, limit, measured, measured is not None and measured <= limit, unit, detail)
+
+
+def websocket_checks(book: SampleBook, phases: dict, expected: int) -> tuple[list[Check], dict]:
+    slo = LOAD.slo.websocket
+    c = book.counters
+    checks = [
+        at_most("websocket connections dropped", c.get("ws dropped", 0), slo.connections_dropped),
+        at_most("websocket connect failures", c.get("ws connect failed", 0), slo.connect_failures),
+    ]
+    peak = int(sum(book.gauges.get("ws peak open", {}).values()))  # per process peaks, summed
+    if expected:
+        ratio = peak / expected
+        checks.append(Check("websocket connections held / requested", slo.min_held_ratio, round(ratio, 4),
+                            ratio >= slo.min_held_ratio, detail=f"{peak} of {expected}"))
+    stats: dict = {"peak_open": peak, "expected": expected}
+    limits = vars(slo.latency_p95_ms)
+    for kind in WS_TYPES:
+        name = f"ws {kind}"
+        per_phase = {ph: describe(book.window(name, start, end)) for ph, (start, end) in phases.items()}
+        stats[kind] = per_phase
+        judged = "run" if kind in RAMPED else "hold"
+        values = book.window(name, *phases[judged])
+        if values and kind in limits:
+            checks.append(at_most(f"websocket {kind} p95 ({judged})", round(percentile(values, 95), 2),
+                                  limits[kind], " ms"))
+    return checks, stats
+
+
+def request_checks(stats_entries, group: str, prefix: str) -> tuple[list[Check], dict]:
+    """API or database requests from Locust's own statistics (mergeable histograms, summed
+    by the master from every worker)."""
+    slo = getattr(LOAD.slo, group)
+    limits = vars(slo.latency_p95_ms)
+    checks, table = [], {}
+    total = failures = 0
+    for entry in stats_entries:
+        if not entry.name.startswith(prefix) or not entry.num_requests:
+            continue
+        total += entry.num_requests
+        failures += entry.num_failures
+        p95 = entry.get_response_time_percentile(0.95)
+        table[entry.name] = {"method": entry.method, "requests": entry.num_requests, "failures": entry.num_failures,
+                             "p50": entry.get_response_time_percentile(0.5), "p95": p95,
+                             "p99": entry.get_response_time_percentile(0.99)}
+        limit = limits.get(entry.name, limits["default"])
+        checks.append(at_most(f"{group} {entry.name} p95", p95, limit, " ms"))
+    if total:
+        checks.append(at_most(f"{group} error ratio", round(failures / total, 4), slo.error_ratio,
+                              detail=f"{failures} of {total}"))
+    return checks, table
+
+
+def summary(checks: list[Check]) -> dict:
+    return {"passed": all(c.ok for c in checks), "breached": [c.line() for c in checks if not c.ok],
+            "checks": [asdict(c) for c in checks]}

@@ -1,0 +1,75 @@
+"""API users: REST through the gateway as signed-in users under RLS, on the application
+schema (reads of own notes and public announcements, note writes), and auth sign-in and
+refresh at a configurable rate.
+
+Settings: LOAD_API_WRITE_SHARE (0.2: share of REST calls that write), LOAD_AUTH_RATE
+(0.2: sign-ins + refreshes per second per AuthUser; each sign-in costs a bcrypt)."""
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from locust import FastHttpUser, constant_throughput, task  # noqa: E402
+
+from loadtests import _hub  # noqa: E402,F401  (registers the verdict)
+from loadtests._accounts import RUN, account  # noqa: E402
+from loadtests._settings import number, target  # noqa: E402
+
+WRITE_SHARE = number("LOAD_API_WRITE_SHARE", 0.2)
+AUTH_RATE = number("LOAD_AUTH_RATE", 0.2, minimum=0.001)
+
+
+class _Signed(FastHttpUser):
+    abstract = True
+
+    def on_start(self) -> None:
+        tgt = target()
+        self.user = account()
+        self.headers = {"apikey": tgt.anon_key, "Authorization": f"Bearer {self.user.access_token}"}
+
+
+class ApiUser(_Signed):
+    wait_time = constant_throughput(2)
+
+    @task(5)
+    def read_own_notes(self) -> None:
+        if random.random() < WRITE_SHARE:
+            self.write_note()
+            return
+        self.client.get("/rest/v1/notes?select=id,body&order=id.desc&limit=20", headers=self.headers,
+                        name="api GET notes")
+
+    @task(2)
+    def read_announcements(self) -> None:
+        self.client.get("/rest/v1/announcements?select=id,title&limit=20", headers=self.headers,
+                        name="api GET announcements")
+
+    @task(1)
+    def read_team_docs(self) -> None:
+        self.client.get("/rest/v1/team_docs?select=id,title&limit=20", headers=self.headers,
+                        name="api GET team_docs")
+
+    def write_note(self) -> None:
+        self.client.post("/rest/v1/notes", json={"body": f"{RUN} note"},
+                         headers={**self.headers, "Prefer": "return=minimal"}, name="api POST notes")
+
+
+class AuthUser(_Signed):
+    """Sign-in and refresh at LOAD_AUTH_RATE per user: the auth service's bcrypt is the cost."""
+    wait_time = constant_throughput(AUTH_RATE)
+
+    @task
+    def sign_in_and_refresh(self) -> None:
+        anon = {"apikey": target().anon_key}
+        with self.client.post("/auth/v1/token?grant_type=password", headers=anon, name="api auth sign-in",
+                              json={"email": self.user.email, "password": self.user.password},
+                              catch_response=True) as r:
+            refresh = (r.json() or {}).get("refresh_token") if r.status_code == 200 else None
+            if not refresh:
+                r.failure(f"sign-in: HTTP {r.status_code}, no refresh token")
+                return
+        self.client.post("/auth/v1/token?grant_type=refresh_token", headers=anon, name="api auth refresh",
+                         json={"refresh_token": refresh})

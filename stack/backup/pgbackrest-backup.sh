@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Physical base backup of the db with pgBackRest (stanza `main`, repository on the volume
+# db-backups). With the continuous WAL archive (archive_command in stack/db/postgresql.conf)
+# it allows point-in-time recovery: pgbackrest-restore.sh.
+# Usage: stack/backup/pgbackrest-backup.sh [full|diff|incr]   (default: incr, full if none)
+# Local image set only (the upstream db image has no pgBackRest).
+set -Eeuo pipefail
+. "$(dirname "$0")/lib.sh"
+parse_force "$@"
+type=${ARGS[0]:-incr}
+case "$type" in full|diff|incr) ;; *) die "backup type must be full, diff or incr, not '$type'" ;; esac
+running_container db >/dev/null
+pgbr() { compose exec -T -u postgres db pgbackrest --stanza=main "$@"; }
+compose exec -T -u postgres db sh -c 'command -v pgbackrest >/dev/null' \
+    || die "the db image has no pgBackRest (the upstream set): use pg-dump-backup.sh"
+# idempotent: creates the stanza on a stack that has not archived a segment yet
+pgbr --log-level-console=warn stanza-create >/dev/null
+pgbr --log-level-console=info backup --type="$type" || die "pgBackRest backup failed (see above)"
+size=$(pgbr info --output=json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["backup"][-1]["info"]["repository"]["delta"])') \
+    || die "backup ran but pgBackRest info lists no backup"
+
+write_metrics pgbackrest "$size"
+say "pgBackRest $type backup complete ($size bytes stored)"

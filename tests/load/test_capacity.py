@@ -1,0 +1,65 @@
+"""Short capacity runs: Locust as a subprocess (`locust -f loadtests/...`), judged by the SLOs
+of thresholds.yaml on the master, with the server's Prometheus evidence. Each run's JSON
+summary and Locust HTML/CSV land in reports/; the verdict lines are attached to this report."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from suite.target import ROOT
+
+REPORTS = ROOT / "reports"
+LOCUST = str(Path(sys.executable).with_name("locust"))
+pytestmark = pytest.mark.slow
+
+
+def run_locust(name: str, files: str, users: int, rate: int, seconds: int, *extra: str,
+               env: dict | None = None) -> tuple[int, dict, str]:
+    """One headless run under /tmp/capacity.lock (two capacity runs never overlap)."""
+    summary = REPORTS / f"load-{name}.json"
+    summary.unlink(missing_ok=True)
+    cmd = [LOCUST, "-f", files, "--headless", "-u", str(users), "-r", str(rate), "-t", f"{seconds}s",
+           "--only-summary", "--summary-json", str(summary), "--html", str(REPORTS / f"load-{name}-locust.html"),
+           "--csv", str(REPORTS / f"load-{name}"), "--stop-timeout", "5", *extra]
+    with open("/tmp/capacity.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                              timeout=seconds + 240)
+    assert summary.exists(), f"locust wrote no summary (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+    return proc.returncode, json.loads(summary.read_text()), proc.stderr
+
+
+def explain(result: dict) -> str:
+    return "\n".join(result["verdict"]["checks_text"])
+
+
+def test_websocket_10000_users_held_60s(target, gateway, record_property):
+    """10,000 WebSocket users through the gateway for 60 s: catches a realtime server, gateway or
+    kernel limit (open files, tenant max users, proxies) that drops or refuses connections, and
+    heartbeat/broadcast latencies above their SLO."""
+    code, result, log = run_locust("websocket", "loadtests/ws_users.py", 10_000, 1000, 75)
+    record_property("verdict", explain(result))
+    assert code == 0 and result["verdict"]["passed"], f"SLOs breached:\n{explain(result)}"
+
+
+def test_api_and_database_60s(target, gateway, record_property):
+    """API (REST under RLS, auth sign-in/refresh) and database users for 60 s: catches a slow or
+    failing REST/auth path or database (pool exhaustion, RLS plans, connection churn)."""
+    code, result, log = run_locust("api-db", "loadtests/api_users.py,loadtests/db_users.py", 40, 20, 60,
+                                   env={"LOAD_ACCOUNTS": "10"})
+    record_property("verdict", explain(result))
+    assert code == 0 and result["verdict"]["passed"], f"SLOs breached:\n{explain(result)}"
+
+
+def test_processes_merge_every_worker(target, gateway):
+    """--processes 2 (a master and two workers): catches a verdict computed from one process's
+    data only; every connection both workers held must be counted on the master."""
+    code, result, log = run_locust("processes", "loadtests/ws_users.py", 400, 200, 20, "--processes", "2")
+    assert len(result["generator"]["processes"]) == 2, f"samples from {list(result['generator']['processes'])}"
+    assert result["websocket"]["peak_open"] == 400, explain(result)
