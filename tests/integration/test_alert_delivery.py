@@ -176,6 +176,11 @@ def test_notifier_metrics_scraped(delivery, sink):
     for name in ("notifications_total{", "notification_queue_depth{", "notification_delivery_seconds_bucket{"):
         assert name in text, f"notifier /metrics lacks {name}"
     prom = delivery["target"].url("prometheus")
-    up = poll(lambda: requests.get(f"{prom}/api/v1/query", params={"query": 'up{job="notifier"}'}, timeout=5)
-              .json()["data"]["result"], what="Prometheus scrapes the notifier", timeout=30)
-    assert up[0]["value"][1] == "1"
+    # poll for up == 1: the previous test restarted the notifier, and the last scrape may
+    # predate its return
+    def scraped_up():
+        result = requests.get(f"{prom}/api/v1/query", params={"query": 'up{job="notifier"}'},
+                              timeout=5).json()["data"]["result"]
+        return result and result[0]["value"][1] == "1"
+
+    poll(scraped_up, what="Prometheus scrapes the notifier and sees it up", timeout=60, interval=1)

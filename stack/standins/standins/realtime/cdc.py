@@ -74,6 +74,9 @@ class PostgresChanges:
         self.pool = AsyncConnectionPool(
             self.cfg.dsn, min_size=1, max_size=4, open=False,
             kwargs={"autocommit": True}, reconnect_timeout=0,
+            # a database restart leaves dead connections in the pool: test each one before
+            # use, or the RLS check of the first change after the restart fails and drops it
+            check=AsyncConnectionPool.check_connection,
         )
         await self.pool.open(wait=False)
         self._task = asyncio.create_task(self._run(), name="cdc")
