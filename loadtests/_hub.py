@@ -68,6 +68,8 @@ def _init(environment, **_):
 
 def reserve_descriptor() -> bool:
     """One more socket in this process; False when it would exceed the open-file budget."""
+    if not STATE["fd_budget"]:  # a user spawned before this process's init listener ran
+        STATE["fd_budget"] = raise_open_files()
     if STATE["reserved"] >= STATE["fd_budget"]:
         return False
     STATE["reserved"] += 1

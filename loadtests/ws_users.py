@@ -5,6 +5,8 @@ broadcasts carrying their send time, and (some) track presence.
 Settings: LOAD_WS_HEARTBEAT_S (25, as supabase-js), LOAD_WS_TOPIC_SIZE (100 connections
 share a topic: fan-out per broadcast), LOAD_WS_BROADCAST_S (10: each topic's publisher
 period), LOAD_WS_PRESENCE_EVERY (50: one connection in N tracks presence; 0 = none),
+LOAD_WS_PRESENCE_S (20: trackers update their presence on this timetable, so the hold phase
+has presence samples too, not only the ramp's first tracks),
 LOAD_WS_CONNECT_SPREAD_S (1: random delay before connecting, so Locust's per-second spawn
 burst does not become a connect storm)."""
 from __future__ import annotations
@@ -29,6 +31,7 @@ HEARTBEAT_S = number("LOAD_WS_HEARTBEAT_S", 25, minimum=0.1)
 TOPIC_SIZE = integer("LOAD_WS_TOPIC_SIZE", 100, minimum=1)
 BROADCAST_S = number("LOAD_WS_BROADCAST_S", 10, minimum=0.1)
 PRESENCE_EVERY = integer("LOAD_WS_PRESENCE_EVERY", 50)
+PRESENCE_S = number("LOAD_WS_PRESENCE_S", 20, minimum=0.1)
 SPREAD_S = number("LOAD_WS_CONNECT_SPREAD_S", 1)
 _index = itertools.count()
 
@@ -123,7 +126,7 @@ class WebSocketUser(User):
                     self.track_sent = time.time()
                     self.send(self.topic, "presence", {"type": "presence", "event": "track",
                                                        "payload": {"t": self.track_sent}})
-                    track_at = float("inf")
+                    track_at += PRESENCE_S
                 continue
             self.ws.settimeout(due - now)
             try:

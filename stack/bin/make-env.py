@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import secrets
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -82,6 +83,16 @@ def write_private(path: Path, text: str, mode: int = 0o600, exclusive: bool = Tr
     os.chmod(path, mode)
 
 
+def existing_db_volume(env_file: Path) -> str | None:
+    """The Compose project's database volume, when one exists: fresh secrets would not open it."""
+    volume = "supabase-acceptance_db-data"  # `name:` in compose.yaml + the volume's name
+    try:
+        found = subprocess.run(["docker", "volume", "inspect", volume], capture_output=True, timeout=15)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return volume if found.returncode == 0 else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--env-file", type=Path, default=STACK / ".env")
@@ -98,6 +109,12 @@ def main() -> int:
             return 2
         print(f"{env_file}: exists, kept as it is")
     else:
+        volume = existing_db_volume(env_file)
+        if volume:
+            print(f"{env_file} does not exist, but the stack's database volume {volume} does: its "
+                  f"passwords are in the lost env file. Put that file back, or delete the old data "
+                  f"with `make down-volumes` — nothing was written.", file=sys.stderr)
+            return 2
         values = fresh_values()
         write_private(env_file, render((STACK / ".env.example").read_text(), values))
         print(f"{env_file}: created with fresh secrets (mode 600)")

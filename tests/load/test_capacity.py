@@ -16,7 +16,7 @@ from suite.target import ROOT
 
 REPORTS = ROOT / "reports"
 LOCUST = str(Path(sys.executable).with_name("locust"))
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def run_locust(name: str, files: str, users: int, rate: int, seconds: int, *extra: str,
@@ -43,7 +43,10 @@ def test_websocket_10000_users_held_60s(target, gateway, record_property):
     """10,000 WebSocket users through the gateway for 60 s: catches a realtime server, gateway or
     kernel limit (open files, tenant max users, proxies) that drops or refuses connections, and
     heartbeat/broadcast latencies above their SLO."""
-    code, result, log = run_locust("websocket", "loadtests/ws_users.py", 10_000, 1000, 75)
+    # 250/s: connects are CPU-bound on both ends of this 2-core box (generator, gateway and
+    # server share it); a faster ramp only queues handshakes (connect p95 13 s at 1000/s,
+    # 0.4-3 s at 400/s). Two generator processes share the work. 40 s ramp + >= 60 s hold.
+    code, result, log = run_locust("websocket", "loadtests/ws_users.py", 10_000, 250, 110, "--processes", "2")
     record_property("verdict", explain(result))
     assert code == 0 and result["verdict"]["passed"], f"SLOs breached:\n{explain(result)}"
 

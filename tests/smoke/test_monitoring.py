@@ -7,8 +7,7 @@ from suite.clients import TargetUnreachable, http_get, safe_url
 from suite.thresholds import LIMITS
 from suite.waiting import poll
 
-# Alerts that fire on purpose on a healthy stack (dead man's switch).
-EXPECTED_FIRING = {"Watchdog"}
+EXPECTED_FIRING = set(LIMITS.monitoring.expected_firing)  # the dead man's switch
 
 
 @pytest.fixture(scope="module")
