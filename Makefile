@@ -86,7 +86,8 @@ load: up  ## short capacity runs judged by the SLOs
 unit: venv  ## the project's own unit tests (no stack needed)
 	$(PYTEST) -m unit $(PYTEST_ARGS)
 
-LAYERS := unit infra smoke integration load
+# load before integration: capacity is measured on a stack no destructive test has touched
+LAYERS := unit infra smoke load integration
 test: up  ## the project's tests, layer by layer (reports/<layer>.html); fails if any layer fails
 	@failed=""; for layer in $(LAYERS); do \
 	  echo "=== pytest -m $$layer"; \

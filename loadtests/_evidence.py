@@ -31,7 +31,13 @@ def gather(url: str, start: float, end: float, expected_ws: int) -> tuple[list[C
             "db_max_connections": _scalar(prom, f"max(pg_settings_max_connections {at})"),
         }
         fired = prom.custom_query(f'count by (alertname) (max_over_time(ALERTS{{alertstate="firing"}}[{w}] {at}))')
-        facts["alerts_fired"] = sorted(r["metric"].get("alertname", "?") for r in fired)
+        # An alert already pending or firing when the run began was not caused by it (e.g. left by an
+        # earlier destructive test): reported, but not held against this run.
+        before = prom.custom_query(f'count by (alertname) (ALERTS{{alertstate=~"firing|pending"}} @ {start:.3f})')
+        already = {r["metric"].get("alertname", "?") for r in before}
+        facts["alerts_firing_before"] = sorted(already)
+        facts["alerts_fired"] = sorted(r["metric"].get("alertname", "?") for r in fired
+                                       if r["metric"].get("alertname", "?") not in already)
     except Exception as exc:  # noqa: BLE001 - any failure to read evidence is reported as such
         return [Check("server evidence (Prometheus)", 0, None, False,
                       detail=f"could not query {url}: {type(exc).__name__}: {str(exc)[:200]}")], {}
