@@ -77,7 +77,9 @@ def _report(record_property, extras, kind: str, rpo: float, rto: float, rows: in
 
 
 def _stack_promises_kept(target, gateway, users, user, tag: str) -> None:
-    session = users.sign_in(user.email, user.password)      # auth users restored
+    # auth users restored; auth may still be replacing connections to the old database
+    session = poll(lambda: users.sign_in(user.email, user.password), what="sign-in on the restored database",
+                   timeout=LIMITS.recovery.reconnect_s, interval=1, service="auth", target=target)
     user.access_token = session["access_token"]
     r = gateway.get(f"/rest/v1/notes?body=like.{tag}*&select=body", token=user.access_token)
     assert r.status_code == 200 and len(r.json()) == 1, f"the user's note after restore: {r.status_code} {r.text[:200]}"
