@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import stack
 from .redaction import redact
-from .target import ROOT, STACK, Target, local_env_file
+from .target import STACK, Target, local_env_file
 
 COMPOSE_BIN = stack.COMPOSE_BINARY
 

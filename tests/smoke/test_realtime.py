@@ -27,9 +27,8 @@ def joined(sock, topic, config, token=None):
 
 def test_handshake_without_apikey_is_refused(target):
     """Catches: the websocket route open without key-auth."""
-    sock_url_key = "missing"
     with pytest.raises(RealtimeRefused) as refused:
-        RealtimeSocket(target, apikey=sock_url_key)
+        RealtimeSocket(target, apikey="not-a-key-of-this-stack")
     assert refused.value.status == 401
 
 
