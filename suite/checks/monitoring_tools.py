@@ -1,13 +1,15 @@
 """Runs promtool and amtool on the repository's monitoring files: the binary from PATH
 when there is one, else from the local image that ships it (CI hosts have neither tool
 installed). Several commands share one container start (`run_batch`): starting a
-container costs seconds, the commands milliseconds."""
+container costs seconds, the commands milliseconds. `start_batch` runs a batch in the
+background, so promtool's unit tests (seconds of CPU) overlap the suite's other checks."""
 from __future__ import annotations
 
 import shlex
 import shutil
 import subprocess
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,7 @@ IMAGES = {"promtool": "supabase-acceptance/prometheus:local", "amtool": "supabas
 # Where the repository's folders appear inside the container (read-only mounts).
 MOUNTS = {"promtool": (STACK / "prometheus", "/prom"), "amtool": (STACK / "alertmanager", "/am")}
 TIMEOUT_S = 300
+_background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="monitoring-tools")
 
 
 class ToolUnavailable(Exception):
@@ -82,3 +85,8 @@ def run_batch(tool: str, commands: list[list[str]], folder: Path | None = None) 
         code = int(chunks[i + 1].split("\n", 1)[0].strip() or 1)
         results.append(Result(shlex.join(c), code, body))
     return results
+
+
+def start_batch(tool: str, commands: list[list[str]], folder: Path | None = None) -> Future:
+    """run_batch in a background thread; `.result()` returns its results or raises as it would."""
+    return _background.submit(run_batch, tool, commands, folder)

@@ -1,5 +1,6 @@
 """Infra fixtures: the repository's configs resolved with a generated env file, and the
-target read without bringing anything up (file checks need no running stack)."""
+target read without bringing anything up (file checks need no running stack), and the
+promtool and amtool batches started in the background as soon as tests need them."""
 from __future__ import annotations
 
 import os
@@ -9,6 +10,8 @@ import pytest
 
 from suite import redaction
 from suite.checks import compose
+from suite.checks import monitoring as mon
+from suite.checks import monitoring_tools as tools
 from suite.target import Target, TargetConfigError, load, local_env_file
 
 
@@ -59,3 +62,49 @@ def infra_target(pytestconfig, target_env_path) -> Target:
         pytest.fail(f"target configuration: {exc}", pytrace=False)
     redaction.register(*tgt.secrets())
     return tgt
+
+
+# promtool: check config, check rules, test rules (one container start for the three)
+PROMTOOL_COMMANDS = [
+    # --syntax-only: the targets and secrets files it names exist only in the container
+    ["promtool", "check", "config", "--syntax-only", "prometheus.yml"],
+    ["promtool", "check", "rules", *(f"rules/{f.name}" for f in sorted(mon.RULES_DIR.glob("*.yml")))],
+    ["promtool", "test", "rules", *(f"tests/{f.name}" for f in sorted(mon.RULE_TESTS_DIR.glob("*.yml")))],
+]
+ROUTE_CASES = mon.parse_routes_test(mon.ROUTES_TEST.read_text())
+AMTOOL_CONFIG = "alertmanager.yml"
+# amtool: the config, then one `routes test --verify.receivers` per routes-test.txt line
+AMTOOL_COMMANDS = [["amtool", "check-config", AMTOOL_CONFIG]] + [
+    ["amtool", "config", "routes", "test", f"--config.file={AMTOOL_CONFIG}",
+     f"--verify.receivers={expected}", *labels] for _, expected, labels in ROUTE_CASES]
+TOOL_COMMANDS = {"promtool": PROMTOOL_COMMANDS, "amtool": AMTOOL_COMMANDS}
+_runs = pytest.StashKey[dict]()
+
+
+def pytest_collection_finish(session):
+    """Start each tool's batch when a collected test uses its fixture: promtool's unit tests
+    take seconds of CPU, which then overlap the live checks instead of adding to them."""
+    used = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    session.config.stash[_runs] = {tool: tools.start_batch(tool, commands)
+                                   for tool, commands in TOOL_COMMANDS.items() if tool in used}
+
+
+def tool_results(config, tool: str) -> list:
+    """The batch's results (waiting for it); skips the tests when the tool is unavailable."""
+    run = config.stash.get(_runs, {}).get(tool) or tools.start_batch(tool, TOOL_COMMANDS[tool])
+    try:
+        return run.result()
+    except tools.ToolUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def promtool(pytestconfig):
+    config, check, test = tool_results(pytestconfig, "promtool")
+    return {"config": config, "check": check, "test": test}
+
+
+@pytest.fixture(scope="session")
+def amtool(pytestconfig):
+    results = tool_results(pytestconfig, "amtool")
+    return {"check": results[0], "routes": dict(zip((n for n, _, _ in ROUTE_CASES), results[1:]))}

@@ -4,22 +4,8 @@ container start for all of them)."""
 import pytest
 
 from suite.checks import monitoring as mon
-from suite.checks import monitoring_tools as tools
 
 CASES = mon.parse_routes_test(mon.ROUTES_TEST.read_text())
-CONFIG = "alertmanager.yml"
-
-
-@pytest.fixture(scope="module")
-def amtool():
-    commands = [["amtool", "check-config", CONFIG]]
-    commands += [["amtool", "config", "routes", "test", f"--config.file={CONFIG}",
-                  f"--verify.receivers={expected}", *labels] for _, expected, labels in CASES]
-    try:
-        results = tools.run_batch("amtool", commands)
-    except tools.ToolUnavailable as exc:
-        pytest.skip(str(exc))
-    return {"check": results[0], "routes": dict(zip((n for n, _, _ in CASES), results[1:]))}
 
 
 def test_config_is_valid(amtool):

@@ -1,10 +1,9 @@
 """Prometheus monitoring as code: stack/prometheus/ (config, rules, promtool unit tests) and
 the runbooks the alerts link to. promtool runs once per session for all its commands (from
-PATH, else from the local prometheus image)."""
+PATH, else from the local prometheus image), started in the background (conftest)."""
 import pytest
 
 from suite.checks import monitoring as mon
-from suite.checks import monitoring_tools as tools
 
 RULE_FILES = sorted(mon.RULES_DIR.glob("*.yml"))
 TEST_FILES = sorted(mon.RULE_TESTS_DIR.glob("*.yml"))
@@ -13,21 +12,6 @@ TEST_FILES = sorted(mon.RULE_TESTS_DIR.glob("*.yml"))
 @pytest.fixture(scope="module")
 def rules():
     return mon.load_rules(RULE_FILES)
-
-
-@pytest.fixture(scope="module")
-def promtool():
-    """check config, check rules, test rules: one container start for the three."""
-    try:
-        config, check, test = tools.run_batch("promtool", [
-            # --syntax-only: the targets and secrets files it names exist only in the container
-            ["promtool", "check", "config", "--syntax-only", "prometheus.yml"],
-            ["promtool", "check", "rules", *(f"rules/{f.name}" for f in RULE_FILES)],
-            ["promtool", "test", "rules", *(f"tests/{f.name}" for f in TEST_FILES)],
-        ])
-    except tools.ToolUnavailable as exc:
-        pytest.skip(str(exc))
-    return {"config": config, "check": check, "test": test}
 
 
 def test_prometheus_config_is_valid(promtool):
