@@ -1,0 +1,205 @@
+"""Hosts with testinfra: the machine running the stack (`local://`, or the target's
+SUITE_HOST, e.g. `ssh://deploy@db1.example.com`) and the stack's containers (`docker://`,
+found by their Compose labels): containers running and healthy; the open-files limit,
+somaxconn and ephemeral port range the gateway and realtime need for 10,000 WebSocket users;
+disk free under Docker's data root; the backup schedule where the target declares one
+(BACKUP_CRON_FILE). Checks in suite/checks/hosts.py, bounds in thresholds.yaml `hosts:`.
+
+Reads only: one `docker inspect` for every container, one `sh -c` a container for its
+/proc settings, one command for the disk, the cron file's stat and text."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+import testinfra
+import yaml
+
+from suite import redaction
+from suite.checks import hosts
+from suite.target import DEFAULT_PROJECT, LOCAL_ONLY_REASON, STACK, Target
+from suite.thresholds import LIMITS
+
+HOST_KEY = "SUITE_HOST"
+BACKENDS = ("local", "ssh", "paramiko")
+USERS = LIMITS.benchmarks.realtime.connections
+# Every service of stack/compose.yaml but the profile-only ones (alert-sink: tests only).
+SERVICES = [name for name, svc in yaml.safe_load((STACK / "compose.yaml").read_text())["services"].items()
+            if not svc.get("profiles")]
+SERVING = list(hosts.SERVING)  # gateway, realtime
+
+
+def declared(target: Target, key: str) -> str:
+    value = target.env.get(key, "").strip()
+    return "" if value.lower() == "absent" else value
+
+
+class Machine:
+    """The machine running the stack through testinfra: commands on it, and inside its
+    containers (docker backend locally; `docker exec` through ssh for a remote machine)."""
+
+    def __init__(self, spec: str, label: str):
+        self.host = testinfra.get_host(spec)
+        self.label = label
+        self.local = self.host.backend.NAME == "local"
+
+    def _output(self, result, what: str, where: str) -> str:
+        if result.rc != 0:
+            pytest.fail(f"{where}: {what} failed (exit {result.rc}): "
+                        f"{redaction.redact(result.stderr.strip())[:500]}", pytrace=False)
+        return result.stdout
+
+    def _run(self, command: str, *args: str):
+        try:
+            return self.host.run(command, *args)
+        except RuntimeError as exc:  # testinfra's ssh backend: ssh itself failed (exit 255)
+            result = exc.args[0] if exc.args else None
+            detail = getattr(result, "stderr", "") or str(exc)
+            pytest.fail(f"{self.label}: not reachable over ssh ({HOST_KEY}): "
+                        f"{redaction.redact(detail.strip())[:300]}", pytrace=False)
+
+    def run(self, what: str, command: str, *args: str) -> str:
+        return self._output(self._run(command, *args), what, self.label)
+
+    def in_container(self, container: str, what: str, script: str) -> str:
+        if self.local:
+            result = testinfra.get_host(f"docker://{container}").run(script)
+        else:
+            result = self._run("docker exec %s /bin/sh -c %s", container, script)
+        return self._output(result, what, f"container {container} on {self.label}")
+
+
+@pytest.fixture(scope="module")
+def machine(infra_target) -> Machine:
+    """The local machine for the local stack; for a deployed target, SUITE_HOST or a skip."""
+    spec = declared(infra_target, HOST_KEY)
+    if not spec:
+        if not infra_target.is_local:
+            pytest.skip(f"{infra_target.name} declares no {HOST_KEY}: the deployed stack's machine is not "
+                        f"reachable, so its containers, limits, disk and backup schedule are not checked")
+        spec = "local://"
+    url = urlsplit(spec)
+    if url.scheme not in BACKENDS:
+        pytest.fail(f"target configuration: {HOST_KEY} in {infra_target.name} must be "
+                    f"ssh://[user@]host[:port] (or paramiko://..., local://); its value has "
+                    + (f"scheme {url.scheme!r}" if url.scheme else "no scheme"), pytrace=False)
+    if url.password:
+        redaction.register(url.password)
+    return Machine(spec, "the local machine" if url.scheme == "local" else f"host {url.hostname}")
+
+
+@pytest.fixture(scope="module")
+def project(infra_target) -> str:
+    return infra_target.compose_project or infra_target.env.get("COMPOSE_PROJECT_NAME") or DEFAULT_PROJECT
+
+
+@pytest.fixture(scope="module")
+def containers(machine, project) -> dict[str, list[dict]]:
+    """The project's containers by Compose service (one-off `compose run` containers left out)."""
+    label = f"label=com.docker.compose.project={project}"
+    text = machine.run(f"listing the containers of Compose project {project}",
+                       'ids=$(docker ps -aq --filter %s) && { [ -z "$ids" ] || docker inspect --format %s $ids; }',
+                       label, hosts.INSPECT_FORMAT)
+    by_service: dict[str, list[dict]] = {}
+    for c in hosts.parse_inspect(text):
+        if c.get("oneoff") != "True":
+            by_service.setdefault(c["service"], []).append(c)
+    return by_service
+
+
+@pytest.fixture(scope="module")
+def snapshots(machine, containers):
+    """snapshots(service): [(container, hosts.Snapshot)] of its running containers, read once."""
+    cache: dict[str, list] = {}
+
+    def _snapshots(service: str) -> list[tuple[str, hosts.Snapshot]]:
+        if service not in cache:
+            running = [c["name"] for c in containers.get(service, []) if c["state"].get("Status") == "running"]
+            if not running:
+                pytest.fail(f"{service}: no running container on {machine.label} to read its limits from "
+                            f"(see test_container_running_and_healthy[{service}])", pytrace=False)
+            cache[service] = [(name, hosts.parse_snapshot(machine.in_container(
+                name, "reading /proc (somaxconn, port range, open-files limits)", hosts.SNAPSHOT_SCRIPT)))
+                for name in running]
+        return cache[service]
+    return _snapshots
+
+
+def not_required(service: str, target: Target, request) -> str | None:
+    """Why a service may lack a container on this target, or None when it must have one."""
+    if service in hosts.CORE_SERVICES or target.has(service):
+        return None
+    if service in target.absent:
+        return f"{service}: {target.absent[service]}"
+    if target.is_local:
+        profiles = request.getfixturevalue("compose_config")("local")["services"].get(service, {}).get("profiles")
+        return f"{service}: {LOCAL_ONLY_REASON}" if profiles else None
+    return (f"{service}: no container, and none required on a deployed target (not a Supabase core "
+            f"service, and {target.name} declares no URL for it)")
+
+
+# ---- containers --------------------------------------------------------------------------
+@pytest.mark.parametrize("service", SERVICES)
+def test_container_running_and_healthy(service, containers, machine, project, infra_target, request):
+    """Catches: a service of the stack without a container, exited or restarting, or running
+    but unhealthy (its healthcheck failing) or without a healthcheck."""
+    found = containers.get(service, [])
+    if not found and (reason := not_required(service, infra_target, request)):
+        pytest.skip(reason)
+    problems = hosts.check_containers(service, found, project, machine.label)
+    assert not problems, "\n".join(problems)
+
+
+# ---- limits and kernel settings for the WebSocket users ---------------------------------
+@pytest.mark.parametrize("service", SERVING)
+def test_open_files_limit_of_the_serving_processes(service, snapshots):
+    """Catches: nginx workers or the realtime server with a soft open-files limit below
+    thresholds.yaml hosts.min_nofile (the default 1024 caps them near 1,000 WebSockets)."""
+    problems = [p for name, snap in snapshots(service)
+                for p in hosts.check_nofile(service, name, snap.processes, LIMITS.hosts.min_nofile, USERS)]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("service", SERVING)
+def test_somaxconn_in_the_container(service, snapshots):
+    """Catches: net.core.somaxconn below hosts.min_somaxconn in the container's network
+    namespace (an old kernel's 128 drops handshakes in a connection burst)."""
+    problems = [p for name, snap in snapshots(service)
+                for p in hosts.check_somaxconn(service, name, snap.somaxconn, LIMITS.hosts.min_somaxconn, USERS)]
+    assert not problems, "\n".join(problems)
+
+
+def test_ephemeral_port_range_of_the_gateway(snapshots):
+    """Catches: a gateway ip_local_port_range narrower than hosts.min_ephemeral_ports (it opens
+    one upstream connection to realtime per WebSocket; a narrow range refuses new users)."""
+    problems = [p for name, snap in snapshots("gateway")
+                for p in hosts.check_port_range("gateway", name, snap.port_range,
+                                                LIMITS.hosts.min_ephemeral_ports, USERS)]
+    assert not problems, "\n".join(problems)
+
+
+# ---- the machine ------------------------------------------------------------------------
+def test_disk_free_under_docker_data_root(machine):
+    """Catches: the filesystem holding Docker's data root (images, volumes, WAL, logs) below
+    hosts.min_disk_free_pct or hosts.min_disk_free_gib free."""
+    disk = hosts.parse_disk(machine.run("reading Docker's data root and its free space", hosts.DISK_SCRIPT))
+    problems = hosts.check_disk_free(machine.label, disk, LIMITS.hosts.min_disk_free_pct,
+                                     LIMITS.hosts.min_disk_free_gib)
+    assert not problems, "\n".join(problems)
+
+
+def test_backup_schedule_installed(infra_target, target_env_path, request):
+    """Catches: a declared backup cron file (BACKUP_CRON_FILE) missing, with every line
+    commented out, not running the stack's backup, or one cron ignores."""
+    path = declared(infra_target, hosts.CRON_KEY)
+    if not path:
+        pytest.skip(f"{target_env_path} declares no {hosts.CRON_KEY}: no backup schedule to check")
+    machine = request.getfixturevalue("machine")
+    machine.run(f"reaching the machine to read {path}", "true")
+    cron = machine.host.file(path)
+    if not cron.exists:
+        problems = hosts.check_backup_cron(machine.label, path, exists=False)
+    else:
+        text = machine.run(f"reading {path}", "cat %s", path)
+        problems = hosts.check_backup_cron(machine.label, path, True, text, cron.mode, cron.user)
+    assert not problems, "\n".join(problems)
