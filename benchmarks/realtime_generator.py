@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import heapq
+import os
 import random
 import time
 
@@ -135,6 +136,9 @@ class Generator:
         loop = asyncio.get_running_loop()
         commands: asyncio.Queue = asyncio.Queue()
         loop.add_reader(self.pipe.fileno(), lambda: commands.put_nowait(self.pipe.recv()))
+        # add_reader made the pipe non-blocking: a report larger than the pipe's buffer (the
+        # hold's heartbeat samples) would fail with EAGAIN instead of waiting for the reader
+        os.set_blocking(self.pipe.fileno(), True)
         self.pipe.send({"rss_idle": self.proc.memory_info().rss})
         start = time.monotonic() + 0.5
         gids = cfg["gids"]
