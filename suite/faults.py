@@ -22,7 +22,7 @@ import yaml
 
 from . import stack
 from .clients import http_get
-from .compose import LocalCompose
+from .local_stack import LocalCompose
 from .redaction import redact
 from .target import Target
 from .thresholds import LIMITS

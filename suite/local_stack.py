@@ -1,16 +1,24 @@
 """Operations on the LOCAL target's Compose stack for destructive tests: compose commands,
 the backup scripts and make targets, all with the target's own env file (SUITE_STACK_ENV),
-and a superuser connection. Refuses deployed targets: nothing here may touch them."""
+and a superuser connection. Refuses deployed targets: nothing here may touch them.
+
+Two ways to run compose: `compose()` with the repository's local image set, and
+`LocalCompose` with exactly the files the running stack was started with (read from its
+containers' labels), plus test overlays on top (fault injection, alert test timings)."""
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 
 from . import stack
-from .target import ROOT, Target, local_env_file
+from .redaction import redact
+from .target import ROOT, STACK, Target, local_env_file
 
 
 class StackCommandFailed(AssertionError):
@@ -33,7 +41,6 @@ def compose_cmd() -> list[str]:
 
 
 def run(cmd: list[str], *, what: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
-    from .redaction import redact
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     if check and result.returncode != 0:
         raise StackCommandFailed(redact(f"{what} failed (exit {result.returncode}):\n"
@@ -54,12 +61,10 @@ def make(target: Target, goal: str, timeout: float = 900) -> subprocess.Complete
 def script(target: Target, name: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run stack/backup/<name> against the target's stack."""
     _require_local(target)
-    import os
     env = {**os.environ, "STACK_ENV": env_file()}
     result = subprocess.run([str(ROOT / "stack/backup" / name), *args], capture_output=True, text=True,
                             timeout=timeout, cwd=ROOT, env=env)
     if result.returncode != 0:
-        from .redaction import redact
         raise StackCommandFailed(redact(f"stack/backup/{name} {' '.join(args)} failed (exit {result.returncode}):\n"
                                         f"{result.stdout[-2000:]}\n{result.stderr[-3000:]}"))
     return result
@@ -114,3 +119,44 @@ class Stopwatch:
 
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
+
+
+class LocalCompose:
+    """Compose on the running local stack with the files it was started with (its labels)."""
+
+    def __init__(self, target: Target, anchor_service: str = "db"):
+        assert target.is_local and target.compose_project, "compose commands need the local stack"
+        self.project = target.compose_project
+        cid = stack.container_id(self.project, anchor_service)
+        if not cid:
+            raise StackCommandFailed(f"project {self.project}: no {anchor_service} container; run `make up` first")
+        labels = json.loads(subprocess.run(["docker", "inspect", "-f", "{{json .Config.Labels}}", cid],
+                                           capture_output=True, text=True, timeout=15).stdout)
+        self.files = [Path(f) for f in labels["com.docker.compose.project.config_files"].split(",")]
+        self.env_file = local_env_file().resolve()
+
+    def run(self, *args: str, overlays: tuple[Path, ...] = (), profiles: tuple[str, ...] = (),
+            timeout: float = 300) -> str:
+        cmd = [str(stack.COMPOSE_BINARY), "-p", self.project, "--project-directory", str(STACK),
+               "--env-file", str(self.env_file)]
+        for f in (*self.files, *overlays):
+            cmd += ["-f", str(f)]
+        for p in profiles:
+            cmd += ["--profile", p]
+        out = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout)
+        if out.returncode != 0:
+            raise StackCommandFailed(redact(f"docker compose {' '.join(args)} failed ({out.returncode}):\n"
+                                            f"{out.stdout[-2000:]}{out.stderr[-2000:]}"))
+        return out.stdout
+
+
+def container_ip(project: str, service: str) -> str:
+    """The service container's address on its Compose network (reachable from this host)."""
+    cid = stack.container_id(project, service)
+    if not cid:
+        raise StackCommandFailed(f"project {project}: service {service} has no container")
+    out = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", cid],
+                         capture_output=True, text=True, timeout=15).stdout.split()
+    if not out:
+        raise StackCommandFailed(f"project {project}: service {service} has no network address (not running?)")
+    return out[0]

@@ -15,7 +15,7 @@ import requests
 
 from suite import stack
 from suite.alerting import FAST_OVERLAY, Notifier, Sink, alert, attempts, ops_db, write_fast_configs
-from suite.compose import LocalCompose, container_ip
+from suite.local_stack import LocalCompose, container_ip
 from suite.thresholds import LIMITS
 from suite.waiting import poll
 
