@@ -285,3 +285,26 @@ def write_test_env(path: Path, **overrides: str) -> dict[str, str]:
     path.write_text(text)
     path.chmod(0o600)
     return make_env.read_env(path)
+
+
+# ${VAR} in a Compose or channel file (not $${VAR}: the container's own shell expands that)
+ENV_REFERENCE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
+ENV_EXAMPLE_KEY = re.compile(r"^\s*#?\s*([A-Za-z_][A-Za-z0-9_]*)=", re.M)
+
+
+def env_references(text: str) -> set[str]:
+    """The variables a file reads from the environment, comment lines left out."""
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    return set(ENV_REFERENCE.findall(code))
+
+
+def check_env_documented(files: dict[str, str], example: str, where: str = "stack/.env.example") -> list[str]:
+    """Every variable the stack's files read from the environment is a key of the example env
+    file ({file name: text} -> problems): an operator learns every setting from one file."""
+    documented = set(ENV_EXAMPLE_KEY.findall(example))
+    problems = []
+    for name, text in sorted(files.items()):
+        for var in sorted(env_references(text) - documented):
+            problems.append(f"{name} reads ${{{var}}}, which {where} does not document: add it there "
+                            f"with a comment (empty when optional)")
+    return problems

@@ -105,3 +105,23 @@ def test_publishing_services_match_the_architecture_doc():
     sentence = re.search(r"Host ports are published on.*?\n\n", doc, re.S).group(0)
     listed = set(re.findall(r"([a-z-]+)\s+`[A-Z_]+_PORT`", sentence))
     assert listed == set(compose.PUBLISHING_SERVICES), f"doc lists {sorted(listed)}"
+
+
+def test_every_environment_variable_is_documented():
+    """Catches: a setting a Compose file or the notifier's channels read from stack/.env that
+    stack/.env.example does not document (operators never learn it exists)."""
+    files = {str(p.relative_to(ROOT)): p.read_text()
+             for p in [*sorted((ROOT / "stack").glob("compose*.yaml")), ROOT / "stack/notifier/channels.yml"]}
+    problems = compose.check_env_documented(files, (ROOT / "stack/.env.example").read_text())
+    assert not problems, "\n".join(problems)
+
+
+def test_notifier_receives_every_channel_variable(compose_config):
+    """Catches: a channel URL in stack/notifier/channels.yml read from a variable the notifier
+    service is not given (the setting in stack/.env silently has no effect: pages go to the
+    default)."""
+    wanted = compose.env_references((ROOT / "stack/notifier/channels.yml").read_text())
+    given = set(compose.environment(compose_config("base", interpolate=False)["services"]["notifier"]))
+    missing = sorted(wanted - given)
+    assert not missing, (f"stack/compose.yaml service notifier: environment lacks {', '.join(missing)}, "
+                         f"which stack/notifier/channels.yml reads")

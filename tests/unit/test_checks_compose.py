@@ -156,3 +156,13 @@ def test_prod_cors_with_a_default(real):
     assert compose.check_required_vars(raw, "prod", required) == [
         "prod: service gateway: environment CORS_ALLOWED_ORIGINS=${CORS_ALLOWED_ORIGINS:-http://localhost:3000} "
         "must be ${CORS_ALLOWED_ORIGINS:?...} (required, no default)"]
+
+
+def test_undocumented_environment_variable_is_named():
+    """Seeded: a compose file reading ${NEW_KEY} that .env.example lacks; comments and the
+    container's own $${VAR} do not count."""
+    files = {"stack/compose.yaml": "x: ${NEW_KEY:-}\ny: ${KNOWN}\nz: $${CONTAINER_VAR}\n# ${IN_A_COMMENT}\n"}
+    problems = compose.check_env_documented(files, "# KNOWN: documented\nKNOWN=1\n")
+    assert problems == ["stack/compose.yaml reads ${NEW_KEY}, which stack/.env.example does not document: "
+                        "add it there with a comment (empty when optional)"]
+    assert compose.check_env_documented(files, "KNOWN=\n#NEW_KEY=\n") == []
