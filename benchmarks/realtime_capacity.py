@@ -37,6 +37,7 @@ from benchmarks import realtime_generator  # noqa: E402
 from benchmarks.realtime_stats import container_memory, fmt_ms, percentile  # noqa: E402
 from suite import stack  # noqa: E402
 from suite.clients import Gateway, TargetUnreachable, Users  # noqa: E402
+from suite.container_cpu import cpu_seconds  # noqa: E402
 from suite.redaction import redact, register  # noqa: E402
 from suite.rest import Rest  # noqa: E402
 from suite.target import Target, TargetConfigError, load  # noqa: E402
@@ -133,9 +134,20 @@ def memory(target: Target, service: str) -> int | None:
     return container_memory(cid) if cid else None
 
 
-async def publish_fanout(ws_url: str, prefix: str, sizes: list[int], messages: int, fleet: Fleet) -> dict:
+def cpu_now(target: Target, fleet: "Fleet") -> dict[str, float | None]:
+    """Cumulative CPU seconds of the realtime and gateway containers (local stack only) and of
+    the generator processes: read before and after a phase, CPU per delivered message."""
+    cpu = {svc: (cpu_seconds(target.compose_project, svc) if target.compose_project else None)
+           for svc in ("realtime", "gateway")}
+    cpu["generator"] = sum(c["cpu_s"] for c in fleet.ask("counts"))
+    return cpu
+
+
+async def publish_fanout(ws_url: str, prefix: str, sizes: list[int], messages: int, fleet: Fleet,
+                         target: Target) -> dict:
     """Broadcast `messages` times to each fan-out channel; a message goes out only after the
-    previous one was delivered everywhere (or 10 s passed), so phases do not queue up."""
+    previous one was delivered everywhere (or 10 s passed), so phases do not queue up.
+    Per size: (latencies, deliveries expected, CPU seconds used per part in the phase)."""
     results = {}
     async with connect(ws_url, compression=None, ping_interval=None, open_timeout=30) as pub:
         for n in sizes:
@@ -146,6 +158,7 @@ async def publish_fanout(ws_url: str, prefix: str, sizes: list[int], messages: i
             phase = f"fanout-{n}"
             fleet.ask("reset")
             members = sum(c["members"].get(n, 0) for c in fleet.ask("counts"))  # joined subscribers
+            cpu0 = cpu_now(target, fleet)
             for seq in range(messages):
                 ref = f"b{seq}"
                 await pub.send(orjson.dumps({"topic": topic, "event": "broadcast", "ref": ref, "join_ref": "1",
@@ -158,8 +171,10 @@ async def publish_fanout(ws_url: str, prefix: str, sizes: list[int], messages: i
                     if got >= members * (seq + 1):
                         break
                     await asyncio.sleep(0.05)
+            cpu1 = cpu_now(target, fleet)
             reports = fleet.ask("report")
-            results[n] = ([x for r in reports for x in r["fanout"].get(phase, [])], members * messages)
+            used = {k: (cpu1[k] - cpu0[k]) if cpu0[k] is not None and cpu1[k] is not None else None for k in cpu0}
+            results[n] = ([x for r in reports for x in r["fanout"].get(phase, [])], members * messages, used)
             await pub.send(orjson.dumps({"topic": topic, "event": "phx_leave", "ref": "2", "join_ref": "1",
                                          "payload": {}}).decode())
     return results
@@ -290,10 +305,13 @@ def run(args) -> int:
             failures.append(f"heartbeat p99 {fmt_ms(p99)} ms >= {CRITERIA.heartbeat_p99_ms} ms")
 
         # 3. fan-out
-        fan = asyncio.run(publish_fanout(ws_url, prefix, args.fanout_sizes, args.messages, fleet))
-        for size, (lat, expected) in fan.items():
+        fan = asyncio.run(publish_fanout(ws_url, prefix, args.fanout_sizes, args.messages, fleet, target))
+        for size, (lat, expected, used) in fan.items():
             print(f"broadcast to {size} ({expected // args.messages} joined): delivered {len(lat)}/{expected}, latency p50/p95/p99 "
                   f"{fmt_ms(percentile(lat, 50))}/{fmt_ms(percentile(lat, 95))}/{fmt_ms(percentile(lat, 99))} ms")
+            # includes the phase's idle heartbeats: a few us per delivery at 10,000 sockets
+            print("  CPU per delivered message: " + ", ".join(
+                f"{k} {v / max(len(lat), 1) * 1e6:.1f} us" if v is not None else f"{k} -" for k, v in used.items()))
         # 4. postgres changes
         if args.pg_events:
             pg = asyncio.run(postgres_changes_latency(ws_url, gateway, args.pg_events, f"{prefix}-pg"))

@@ -158,7 +158,9 @@ class Generator:
                 self.hb, self.fanout, self.hb_lag_max = [], {}, 0.0
                 self.pipe.send(self.report())
             elif cmd == "counts":  # cheap progress check: no raw samples
-                self.pipe.send({"members": self.members, "fanout": {k: len(v) for k, v in self.fanout.items()}})
+                cpu = self.proc.cpu_times()
+                self.pipe.send({"members": self.members, "fanout": {k: len(v) for k, v in self.fanout.items()},
+                                "cpu_s": cpu.user + cpu.system})
             elif cmd == "report":
                 self.pipe.send(self.report())
             elif cmd == "stop":
