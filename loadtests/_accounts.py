@@ -1,10 +1,11 @@
 """Signed-in accounts for the load users, made with suite.clients.Users in the run's own
-namespace (load-<id>-...@suite.example.test), shared round-robin, and deleted with their rows
+namespace (load-<id>-<pid>-...@suite.example.test), shared round-robin, and deleted with their rows
 when the process quits. LOAD_ACCOUNTS (default 20) accounts per generator process."""
 from __future__ import annotations
 
 import itertools
 import logging
+import os
 import uuid
 
 from gevent.lock import Semaphore
@@ -27,8 +28,8 @@ def account() -> TestUser:
     """The next account, creating the pool on first use (creation costs a bcrypt each)."""
     global _users
     with _lock:
-        if _users is None:
-            _users = Users(Gateway(target()), RUN)
+        if _users is None:  # per process: --processes forks after import, RUN is shared
+            _users = Users(Gateway(target()), f"{RUN}-{os.getpid()}")
         if len(_pool) < COUNT:
             _pool.append(_users.create("api"))
             return _pool[-1]

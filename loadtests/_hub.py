@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import gevent
+import gevent.event
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -27,10 +28,13 @@ from ._settings import LOAD, ROOT, target
 log = logging.getLogger("loadtests")
 PROCESS = f"{socket.gethostname()}-{os.getpid()}"
 MESSAGE = "loadtests_samples"
+RAMPED_MESSAGE = "loadtests_ramped"
 
 BOOK = SampleBook()          # this process's recordings
 MERGED = SampleBook()        # the master's (or standalone's) merged view
-STATE = {"open": 0, "reserved": 0, "peak": 0, "fd_budget": 0, "stopping": False, "user_classes": {}}
+RAMPED = gevent.event.Event()  # set when the whole run's users are spawned (the hold begins)
+STATE = {"open": 0, "reserved": 0, "peak": 0, "fd_budget": 0, "stopping": False, "user_classes": {},
+         "ws_classes": set(), "produced": set()}
 TIMES: dict[str, float] = {}
 NODES: dict[str, bool] = {}  # node -> sent its final report
 COSTS: dict[str, dict] = {}
@@ -58,12 +62,17 @@ def _init(environment, **_):
     tgt = target(getattr(opts, "target", None))  # fail early, with a message, on a bad target file
     for cls in environment.user_classes:  # the target model, not --host, decides where traffic goes
         cls.host = tgt.url("gateway")
+        if getattr(cls, "holds_websocket", False):  # each such user holds one connection
+            STATE["ws_classes"].add(cls.__name__)
+        STATE["produced"] |= set(getattr(cls, "produces", ()))
     if not isinstance(runner, MasterRunner):
         STATE["fd_budget"] = raise_open_files()
         STATE["cost"] = Cost()
         gevent.spawn(_reporter, environment)
     if not isinstance(runner, WorkerRunner):
         runner.register_message(MESSAGE, _receive)
+    else:
+        runner.register_message(RAMPED_MESSAGE, lambda *_, **__: RAMPED.set())
 
 
 def reserve_descriptor() -> bool:
@@ -118,11 +127,17 @@ def _start(**_):
 @events.spawning_complete.add_listener
 def _spawned(user_count, **_):
     environment = ENV["env"]
+    runner = environment.runner
     if "hold" not in TIMES:
         TIMES["hold"] = time.time()
-        if not isinstance(environment.runner, MasterRunner):
+        if not isinstance(runner, MasterRunner):
             freeze_heap()
-    runner = environment.runner
+    # A worker reports "complete" after each of the master's spawn steps; only the master
+    # (or a local runner) knows the whole ramp is over, and tells its workers.
+    if isinstance(runner, MasterRunner) and not RAMPED.is_set():
+        runner.send_message(RAMPED_MESSAGE, None)
+    if not isinstance(runner, WorkerRunner):
+        RAMPED.set()
     counts = getattr(runner, "target_user_classes_count", None) or getattr(runner, "user_classes_count", {})
     for name, n in dict(counts).items():
         STATE["user_classes"][name] = max(STATE["user_classes"].get(name, 0), n)
@@ -172,9 +187,10 @@ def judge(environment) -> dict:
     end = TIMES.get("stop", time.time())
     hold = TIMES.get("hold", end)
     phases = {"ramp": (TIMES["start"], hold), "hold": (hold, end + 60), "run": (TIMES["start"], end + 60)}
-    ws_users = sum(n for name, n in STATE["user_classes"].items() if name.endswith("WebSocketUser"))
+    ws_users = sum(n for name, n in STATE["user_classes"].items() if name in STATE["ws_classes"])
     expected = environment.parsed_options.expect_ws or ws_users
-    checks, ws = _verdict.websocket_checks(MERGED, phases, expected) if (ws_users or expected) else ([], {})
+    checks, ws = (_verdict.websocket_checks(MERGED, phases, expected, frozenset(STATE["produced"]))
+                  if (ws_users or expected) else ([], {}))
     entries = list(environment.runner.stats.entries.values())
     api_checks, api = _verdict.request_checks(entries, "api", "api ")
     db_checks, db = _verdict.request_checks(entries, "database", "db ")

@@ -37,12 +37,18 @@ def at_most(slo: str, measured: float | None, limit: float, unit: str = "", deta
     return Check(slo, limit, measured, measured is not None and measured <= limit, unit, detail)
 
 
-def websocket_checks(book: SampleBook, phases: dict, expected: int) -> tuple[list[Check], dict]:
+def websocket_checks(book: SampleBook, phases: dict, expected: int,
+                     produced: frozenset[str] = frozenset()) -> tuple[list[Check], dict]:
+    """`produced`: message types the run's user classes always measure; a run where one of
+    them has no sample at all fails (a latency SLO over no samples would pass silently)."""
     slo = LOAD.slo.websocket
     c = book.counters
     checks = [
         at_most("websocket connections dropped", c.get("ws dropped", 0), slo.connections_dropped),
         at_most("websocket connect failures", c.get("ws connect failed", 0), slo.connect_failures),
+        at_most("websocket postgres changes lost", c.get("ws postgres_changes lost", 0), slo.postgres_changes_lost),
+        at_most("websocket postgres changes inserts failed", c.get("ws postgres_changes insert failed", 0),
+                slo.postgres_changes_insert_failures),
     ]
     peak = int(sum(book.gauges.get("ws peak open", {}).values()))  # per process peaks, summed
     if expected:
@@ -60,6 +66,9 @@ def websocket_checks(book: SampleBook, phases: dict, expected: int) -> tuple[lis
         if values and kind in limits:
             checks.append(at_most(f"websocket {kind} p95 ({judged})", round(percentile(values, 95), 2),
                                   limits[kind], " ms"))
+        elif not values and kind in produced:
+            checks.append(Check(f"websocket {kind} samples ({judged})", 1, None, False,
+                                detail="none, though users that measure it ran: the messages never arrived"))
     return checks, stats
 
 

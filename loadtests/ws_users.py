@@ -8,7 +8,13 @@ period), LOAD_WS_PRESENCE_EVERY (50: one connection in N tracks presence; 0 = no
 LOAD_WS_PRESENCE_S (20: trackers update their presence on this timetable, so the hold phase
 has presence samples too, not only the ramp's first tracks),
 LOAD_WS_CONNECT_SPREAD_S (1: random delay before connecting, so Locust's per-second spawn
-burst does not become a connect storm)."""
+burst does not become a connect storm).
+
+PostgresChangesUser (LOAD_WS_PG_USERS of the run's users, default 20; 0 = none; they connect
+once the ramp is over): a signed-in account subscribed to INSERTs on its own room of public.messages (RLS: owner only), inserting
+a row through REST every LOAD_WS_PG_INSERT_S (10) on a fixed timetable; each insert's event
+is timed from the insert's send ("ws postgres_changes"), and one not delivered within
+LOAD_WS_PG_LOST_S (15) counts as lost."""
 from __future__ import annotations
 
 import itertools
@@ -25,7 +31,9 @@ import websocket  # noqa: E402  (websocket-client: works under gevent, as Locust
 from locust import User, task  # noqa: E402
 
 from loadtests import _hub  # noqa: E402
+from loadtests._accounts import RUN, account  # noqa: E402
 from loadtests._settings import integer, number, target  # noqa: E402
+from suite.clients import Gateway  # noqa: E402
 
 HEARTBEAT_S = number("LOAD_WS_HEARTBEAT_S", 25, minimum=0.1)
 TOPIC_SIZE = integer("LOAD_WS_TOPIC_SIZE", 100, minimum=1)
@@ -33,6 +41,9 @@ BROADCAST_S = number("LOAD_WS_BROADCAST_S", 10, minimum=0.1)
 PRESENCE_EVERY = integer("LOAD_WS_PRESENCE_EVERY", 50)
 PRESENCE_S = number("LOAD_WS_PRESENCE_S", 20, minimum=0.1)
 SPREAD_S = number("LOAD_WS_CONNECT_SPREAD_S", 1)
+PG_USERS = integer("LOAD_WS_PG_USERS", 20)
+PG_INSERT_S = number("LOAD_WS_PG_INSERT_S", 10, minimum=0.5)
+PG_LOST_S = number("LOAD_WS_PG_LOST_S", 15, minimum=1)
 _index = itertools.count()
 
 
@@ -42,6 +53,8 @@ class Dropped(Exception):
 
 class WebSocketUser(User):
     abstract = False
+    holds_websocket = True  # counted in the connections the run must hold (_hub)
+    produces = ("connect", "join", "heartbeat")  # message types every run of it measures (_verdict)
 
     def on_start(self) -> None:
         self.n = next(_index)
@@ -51,6 +64,19 @@ class WebSocketUser(User):
         self.refs = itertools.count(1)
         self.pending: dict[str, tuple[str, float]] = {}  # ref -> (message type, scheduled send time)
         self.ws = None
+        self.next_insert = float("inf")  # PostgresChangesUser: set once subscribed
+
+    def join_payload(self) -> dict:
+        return {"config": {"broadcast": {"self": False, "ack": False}, "presence": {"key": self.presence_key}}}
+
+    def subscribed(self, now: float) -> None:
+        """The server confirmed the postgres_changes subscription (PostgresChangesUser)."""
+
+    def insert(self) -> None:
+        """Insert a row whose change this user awaits (PostgresChangesUser)."""
+
+    def changed(self, record: dict, now: float) -> None:
+        """A postgres_changes event arrived (PostgresChangesUser)."""
 
     def url(self) -> str:
         tgt = target()
@@ -64,8 +90,12 @@ class WebSocketUser(User):
         self.ws.send(json.dumps({"topic": topic, "event": event, "payload": payload, "ref": ref,
                                  "join_ref": self.join_ref if topic == self.topic else None}))
 
+    def before_connect(self) -> None:
+        """Work a user does before its connection (PostgresChangesUser: its account)."""
+
     @task
     def hold(self) -> None:
+        self.before_connect()
         gevent.sleep(random.uniform(0, SPREAD_S))  # spreads connects over the second (see docstring)
         if not _hub.reserve_descriptor():
             _hub.BOOK.count("ws connect failed")
@@ -102,9 +132,8 @@ class WebSocketUser(User):
                                              response_time=(connected - t0) * 1000, response_length=0,
                                              context={}, exception=None)
         self.join_ref = str(next(self.refs))
-        config = {"broadcast": {"self": False, "ack": False}, "presence": {"key": self.presence_key}}
         self.pending[self.join_ref] = ("join", time.time())
-        self.ws.send(json.dumps({"topic": self.topic, "event": "phx_join", "payload": {"config": config},
+        self.ws.send(json.dumps({"topic": self.topic, "event": "phx_join", "payload": self.join_payload(),
                                  "ref": self.join_ref, "join_ref": self.join_ref}))
         # Fixed timetables: a slow reply never delays the next send (no coordinated omission).
         next_beat = connected + random.uniform(0, HEARTBEAT_S)
@@ -113,11 +142,14 @@ class WebSocketUser(User):
         joined = False
         while True:
             now = time.time()
-            due = min(next_beat, next_pub, track_at if joined else float("inf"))
+            due = min(next_beat, next_pub, track_at if joined else float("inf"), self.next_insert)
             if due <= now:
                 if due == next_beat:
                     self.send("phoenix", "heartbeat", {}, "heartbeat", next_beat)
                     next_beat += HEARTBEAT_S
+                elif due == self.next_insert:
+                    self.insert()
+                    self.next_insert += PG_INSERT_S
                 elif due == next_pub:
                     payload = {"type": "broadcast", "event": "load", "payload": {"t": time.time()}}
                     self.send(self.topic, "broadcast", payload)
@@ -167,6 +199,77 @@ class WebSocketUser(User):
             if self.presence_key in msg.get("payload", {}).get("joins", {}) and getattr(self, "track_sent", None):
                 _hub.BOOK.add("ws presence", (now - self.track_sent) * 1000, now)
                 self.track_sent = None
+        elif event == "postgres_changes":
+            self.changed(msg.get("payload", {}).get("data", {}).get("record") or {}, now)
+        elif (event == "system" and msg.get("payload", {}).get("extension") == "postgres_changes"
+              and msg.get("payload", {}).get("status") == "ok"):
+            self.subscribed(now)
         elif event in ("phx_error", "phx_close", "system") and msg.get("payload", {}).get("status") == "error":
             _hub.BOOK.count("ws channel errors")
         return False
+
+
+class PostgresChangesUser(WebSocketUser):
+    """Heartbeats like every user, plus: subscribed to INSERTs on its own room of
+    public.messages with its account's JWT (the database's RLS decides what it may see),
+    inserting a row through REST on a fixed timetable and timing the row's event."""
+    abstract = PG_USERS == 0  # Locust reads fixed_count 0 as "weighted": leave the class out instead
+    fixed_count = PG_USERS
+    produces = (*WebSocketUser.produces, "postgres_changes")
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.topic = f"realtime:load-pg-{_hub.PROCESS}-{self.n}"
+        self.publisher, self.presence_key = False, ""
+        self.account = None
+        self.room = f"{RUN}-{_hub.PROCESS}-{self.n}"
+        self.gateway = Gateway(target())
+        self.inserts: dict[str, float] = {}  # row body -> insert send time
+
+    def before_connect(self) -> None:
+        # After the ramp: an account costs a bcrypt or two in auth, which would tax the
+        # ramp's handshakes on a small box; these few users join the hold instead.
+        _hub.RAMPED.wait()
+        if self.account is None:
+            self.account = account()
+
+    def join_payload(self) -> dict:
+        payload = super().join_payload()
+        payload["config"]["postgres_changes"] = [{"event": "INSERT", "schema": "public", "table": "messages",
+                                                  "filter": f"room=eq.{self.room}"}]
+        payload["access_token"] = self.account.access_token
+        return payload
+
+    def subscribed(self, now: float) -> None:
+        if self.next_insert == float("inf"):  # the first insert soon: short runs measure too
+            self.next_insert = now + random.uniform(0, min(PG_INSERT_S, 2))
+
+    def insert(self) -> None:
+        now = time.time()
+        for body, sent in list(self.inserts.items()):
+            if now - sent > PG_LOST_S:
+                del self.inserts[body]
+                _hub.BOOK.count("ws postgres_changes lost")
+        body = f"{self.room}-{next(self.refs)}"
+        self.inserts[body] = now
+        gevent.spawn(self._post, body)  # the socket keeps being read while REST answers
+
+    def _post(self, body: str) -> None:
+        t0 = time.time()
+        try:
+            r = self.gateway.post("/rest/v1/messages", token=self.account.access_token,
+                                  json={"room": self.room, "body": body}, headers={"Prefer": "return=minimal"})
+            error = None if r.status_code == 201 else f"HTTP {r.status_code} {r.text[:200]}"
+        except Exception as exc:  # noqa: BLE001 - unreachable gateway, timeout: a failed insert
+            error = str(exc)[:200]
+        if error:
+            self.inserts.pop(body, None)
+            _hub.BOOK.count("ws postgres_changes insert failed")
+            self.environment.events.request.fire(
+                request_type="WS", name="ws postgres_changes insert", response_time=(time.time() - t0) * 1000,
+                response_length=0, context={}, exception=RuntimeError(error))
+
+    def changed(self, record: dict, now: float) -> None:
+        sent = self.inserts.pop(record.get("body"), None)
+        if sent is not None:
+            _hub.BOOK.add("ws postgres_changes", (now - sent) * 1000, now)

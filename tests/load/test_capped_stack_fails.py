@@ -1,9 +1,11 @@
-"""The negative check: a stack capped below the load must fail the run, naming the SLO."""
+"""The negative checks: a stack capped below the load, or one whose postgres changes never
+arrive, must fail the run, naming the SLO."""
 from __future__ import annotations
 
 import pytest
 
 from suite import stack
+from suite.faults import CATALOGUE, LocalStack, injected
 from suite.target import ROOT
 from suite.waiting import poll
 
@@ -38,3 +40,18 @@ def test_realtime_capped_at_200_users_fails_the_run(target, gateway):
     assert code != 0, "the run passed against a stack capped at 200 users"
     breached = "\n".join(result["verdict"]["breached"])
     assert "websocket connect failures" in breached and "connections held" in breached, breached
+
+
+def test_unpublished_table_fails_the_run_on_postgres_changes(target, gateway):
+    """public.messages dropped from publication supabase_realtime while postgres-changes users
+    insert and wait: catches a verdict that passes a run whose changes never arrive (their
+    latency SLO would be judged over no samples)."""
+    if not target.is_local:
+        pytest.skip("alters the database's publication: local stack only")
+    with injected(LocalStack(target), [CATALOGUE["messages-unpublished"]]):
+        code, result, _ = run_locust("pg-unpublished", "loadtests/ws_users.py", 30, 30, 20,
+                                     env={"LOAD_WS_PG_USERS": "5", "LOAD_WS_PG_INSERT_S": "2",
+                                          "LOAD_WS_PG_LOST_S": "4"})
+    assert code != 0, "the run passed while no postgres change could be delivered"
+    breached = "\n".join(result["verdict"]["breached"])
+    assert "websocket postgres_changes samples" in breached or "postgres changes lost" in breached, breached
