@@ -34,7 +34,7 @@ def test_realtime_capped_at_200_users_fails_the_run(target, gateway):
     env_file = local_env_file()
     _recreate_realtime(target, env_file, {"TENANT_MAX_CONCURRENT_USERS": "200"})
     try:
-        code, result, _ = run_locust("capped", "loadtests/ws_users.py", 400, 200, 15)
+        code, result, _ = run_locust("capped", "loadtests/ws_users.py", 400, 200, 15, env={"LOAD_WS_PG_USERS": "0"})
     finally:
         _recreate_realtime(target, env_file, {})
     assert code != 0, "the run passed against a stack capped at 200 users"
