@@ -48,7 +48,7 @@ def test_every_dashboard_query_runs_and_has_data(prometheus, infra_target):
         last[:] = mon.check_panel_queries(dashboards, query, allowed)
         return not last or any("fails:" in p for p in last)  # a rejected query will not heal
     try:
-        poll(clean, what="every panel query returns data", timeout=FRESH_RULES_S, interval=5)
+        poll(clean, what="every panel query returns data", timeout=FRESH_RULES_S, interval=2)
     except AssertionError:
         pass
     assert not last, "\n".join(last)
