@@ -11,10 +11,10 @@ LOAD_WS_CONNECT_SPREAD_S (1: random delay before connecting, so Locust's per-sec
 burst does not become a connect storm).
 
 PostgresChangesUser (LOAD_WS_PG_USERS of the run's users, default 20; 0 = none; they connect
-once the ramp is over): a signed-in account subscribed to INSERTs on its own room of public.messages (RLS: owner only), inserting
-a row through REST every LOAD_WS_PG_INSERT_S (10) on a fixed timetable; each insert's event
-is timed from the insert's send ("ws postgres_changes"), and one not delivered within
-LOAD_WS_PG_LOST_S (15) counts as lost."""
+once the ramp is over): a signed-in account subscribed to INSERTs on its own room of
+public.messages (RLS: owner only), inserting a row through REST every LOAD_WS_PG_INSERT_S
+(10) on a fixed timetable; each insert's event is timed from the insert's send
+("ws postgres_changes"), and one not delivered within LOAD_WS_PG_LOST_S (15) counts as lost."""
 from __future__ import annotations
 
 import itertools

@@ -83,7 +83,7 @@ def write_private(path: Path, text: str, mode: int = 0o600, exclusive: bool = Tr
     os.chmod(path, mode)
 
 
-def existing_db_volume(env_file: Path) -> str | None:
+def existing_db_volume() -> str | None:
     """The Compose project's database volume, when one exists: fresh secrets would not open it."""
     volume = "supabase-acceptance_db-data"  # `name:` in compose.yaml + the volume's name
     try:
@@ -109,7 +109,7 @@ def main() -> int:
             return 2
         print(f"{env_file}: exists, kept as it is")
     else:
-        volume = existing_db_volume(env_file)
+        volume = existing_db_volume()
         if volume:
             print(f"{env_file} does not exist, but the stack's database volume {volume} does: its "
                   f"passwords are in the lost env file. Put that file back, or delete the old data "

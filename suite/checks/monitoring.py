@@ -47,10 +47,23 @@ def rel(path: Path) -> str:
         return str(path)
 
 
+def rule_files() -> list[Path]:
+    return sorted(RULES_DIR.glob("*.yml"))
+
+
+def rule_test_files() -> list[Path]:
+    return sorted(RULE_TESTS_DIR.glob("*.yml"))
+
+
+def route_cases() -> list[tuple[int, str, list[str]]]:
+    """The lines of routes-test.txt: (line number, expected receivers, labels)."""
+    return parse_routes_test(ROUTES_TEST.read_text())
+
+
 def load_rules(files: Iterable[Path] | None = None) -> list[dict]:
     """Every rule of the rule files, each with `file` and `group` added."""
     out = []
-    for f in sorted(files if files is not None else RULES_DIR.glob("*.yml")):
+    for f in sorted(files if files is not None else rule_files()):
         for group in (yaml.safe_load(Path(f).read_text()) or {}).get("groups") or []:
             for rule in group.get("rules") or []:
                 out.append({**rule, "file": rel(f), "group": group.get("name")})
@@ -68,7 +81,7 @@ def recordings(rules: list[dict]) -> list[dict]:
 def load_rule_tests(files: Iterable[Path] | None = None) -> dict[str, dict]:
     """promtool unit-test files by repository path."""
     return {rel(f): yaml.safe_load(Path(f).read_text()) or {}
-            for f in sorted(files if files is not None else RULE_TESTS_DIR.glob("*.yml"))}
+            for f in sorted(files if files is not None else rule_test_files())}
 
 
 def load_dashboards(folder: Path = DASHBOARDS_DIR) -> dict[str, dict]:

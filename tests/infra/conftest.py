@@ -68,10 +68,10 @@ def infra_target(pytestconfig, target_env_path) -> Target:
 PROMTOOL_COMMANDS = [
     # --syntax-only: the targets and secrets files it names exist only in the container
     ["promtool", "check", "config", "--syntax-only", "prometheus.yml"],
-    ["promtool", "check", "rules", *(f"rules/{f.name}" for f in sorted(mon.RULES_DIR.glob("*.yml")))],
-    ["promtool", "test", "rules", *(f"tests/{f.name}" for f in sorted(mon.RULE_TESTS_DIR.glob("*.yml")))],
+    ["promtool", "check", "rules", *(f"rules/{f.name}" for f in mon.rule_files())],
+    ["promtool", "test", "rules", *(f"tests/{f.name}" for f in mon.rule_test_files())],
 ]
-ROUTE_CASES = mon.parse_routes_test(mon.ROUTES_TEST.read_text())
+ROUTE_CASES = mon.route_cases()
 AMTOOL_CONFIG = "alertmanager.yml"
 # amtool: the config, then one `routes test --verify.receivers` per routes-test.txt line
 AMTOOL_COMMANDS = [["amtool", "check-config", AMTOOL_CONFIG]] + [

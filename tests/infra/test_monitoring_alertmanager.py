@@ -5,7 +5,7 @@ import pytest
 
 from suite.checks import monitoring as mon
 
-CASES = mon.parse_routes_test(mon.ROUTES_TEST.read_text())
+CASES = mon.route_cases()
 
 
 def test_config_is_valid(amtool):

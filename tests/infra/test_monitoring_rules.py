@@ -5,13 +5,10 @@ import pytest
 
 from suite.checks import monitoring as mon
 
-RULE_FILES = sorted(mon.RULES_DIR.glob("*.yml"))
-TEST_FILES = sorted(mon.RULE_TESTS_DIR.glob("*.yml"))
-
 
 @pytest.fixture(scope="module")
 def rules():
-    return mon.load_rules(RULE_FILES)
+    return mon.load_rules()
 
 
 def test_prometheus_config_is_valid(promtool):
@@ -40,7 +37,7 @@ def test_every_alert_passes_its_promtool_unit_test(promtool, rules):
 def test_every_alert_has_a_silent_and_a_firing_test(rules):
     """Catches: an alert without a promtool test, or whose test never checks the silent
     (pending) state before its for:, or does not expect severity, team and annotations."""
-    problems = mon.check_alert_tests(rules, mon.load_rule_tests(TEST_FILES))
+    problems = mon.check_alert_tests(rules, mon.load_rule_tests())
     assert not problems, "\n".join(problems)
 
 
