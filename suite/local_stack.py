@@ -40,8 +40,9 @@ def compose_cmd() -> list[str]:
             "-f", str(ROOT / "stack/compose.local.yaml")]
 
 
-def run(cmd: list[str], *, what: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+def run(cmd: list[str], *, what: str, timeout: float = 600, check: bool = True,
+        env: dict | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
     if check and result.returncode != 0:
         raise StackCommandFailed(redact(f"{what} failed (exit {result.returncode}):\n"
                                         f"{result.stdout[-2000:]}\n{result.stderr[-3000:]}"))
@@ -61,13 +62,8 @@ def make(target: Target, goal: str, timeout: float = 900) -> subprocess.Complete
 def script(target: Target, name: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run stack/backup/<name> against the target's stack."""
     _require_local(target)
-    env = {**os.environ, "STACK_ENV": env_file()}
-    result = subprocess.run([str(ROOT / "stack/backup" / name), *args], capture_output=True, text=True,
-                            timeout=timeout, cwd=ROOT, env=env)
-    if result.returncode != 0:
-        raise StackCommandFailed(redact(f"stack/backup/{name} {' '.join(args)} failed (exit {result.returncode}):\n"
-                                        f"{result.stdout[-2000:]}\n{result.stderr[-3000:]}"))
-    return result
+    return run([str(ROOT / "stack/backup" / name), *args], what=f"stack/backup/{name} {' '.join(args)}",
+               timeout=timeout, env={**os.environ, "STACK_ENV": env_file()})
 
 
 def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -143,11 +139,7 @@ class LocalCompose:
             cmd += ["-f", str(f)]
         for p in profiles:
             cmd += ["--profile", p]
-        out = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout)
-        if out.returncode != 0:
-            raise StackCommandFailed(redact(f"docker compose {' '.join(args)} failed ({out.returncode}):\n"
-                                            f"{out.stdout[-2000:]}{out.stderr[-2000:]}"))
-        return out.stdout
+        return run([*cmd, *args], what=f"docker compose {' '.join(args)}", timeout=timeout).stdout
 
 
 def container_ip(project: str, service: str) -> str:
