@@ -16,7 +16,7 @@ COMPOSE_BIN = $(shell $(PY) -c 'import suite.stack as s; print(s.COMPOSE_BINARY)
 COMPOSE   = $(COMPOSE_BIN) --project-directory stack --env-file $(STACK_ENV) $(COMPOSE_FILES)
 PYTEST_ARGS ?=
 
-.PHONY: help venv docker env images up down down-volumes ps logs backup restore smoke infra integration load unit test
+.PHONY: help venv docker env images up down down-volumes ps logs backup restore smoke infra integration load unit test access-spec
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ docker:  ## install and start a Docker engine if none answers (root, Debian)
 	@stack/bin/ensure-docker.sh
 
 env:  ## stack/.env with fresh secrets, created once, never overwritten
-	@python3 stack/bin/make-env.py --env-file $(STACK_ENV)
+	@python3 stack/bin/make_env.py --env-file $(STACK_ENV)
 
 images: docker venv env  ## build the local image set (base image from debootstrap if no registry)
 	@# the notifier's wheels (the project's own service: built in both image sets)
@@ -82,6 +82,9 @@ integration: up  ## destructive end-to-end checks (local stack only)
 
 load: up  ## short capacity runs judged by the SLOs
 	$(PYTEST) -m load $(PYTEST_ARGS)
+
+access-spec: venv  ## draft an access spec from the live policies: TARGET=FILE [OUT=PATH] (docs/targets.md, Access spec)
+	$(PY) -m suite.access.draft $(if $(TARGET),--target $(TARGET)) $(if $(OUT),--out $(OUT))
 
 unit: venv  ## the project's own unit tests (no stack needed)
 	$(PYTEST) -m unit $(PYTEST_ARGS)

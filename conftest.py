@@ -12,6 +12,7 @@ import pytest
 
 from suite import redaction
 from suite.clients import Gateway, TargetUnreachable, Users, connect_db
+from suite.stack import Stack, StackError, refusal
 from suite.target import ROOT, Target, TargetConfigError, load, local_env_file
 
 REPORTS = ROOT / "reports"
@@ -137,13 +138,20 @@ def pytest_collection_modifyitems(config, items):
 
 # ---- guards --------------------------------------------------------------------------
 def pytest_runtest_setup(item):
+    """The one destructive guard (suite.stack.refusal): the local stack, or --allow-destructive."""
     if item.get_closest_marker("destructive"):
         tgt = item.config.stash.get(TARGET_KEY, None)
         target_file = item.config.getoption("target") or os.environ.get("SUITE_TARGET")
-        if target_file and not item.config.getoption("allow_destructive"):
-            name = tgt.name if tgt else Path(target_file).name
-            pytest.skip(f"destructive test refused against target {name}: it is not the local stack; "
-                        f"pass --allow-destructive to run it anyway")
+        name = tgt.name if tgt else Path(target_file).name if target_file else "local"
+        reason = refusal(name, tgt.is_local if tgt else not target_file, item.config.getoption("allow_destructive"))
+        if reason:
+            pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def stack(target, pytestconfig) -> Stack:
+    """The target's stack (suite/stack/): changes refused unless local or --allow-destructive."""
+    return Stack(target, allow_destructive=pytestconfig.getoption("allow_destructive"))
 
 
 # ---- reports: redaction and unreachable ------------------------------------------------
@@ -155,6 +163,8 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = str(call.excinfo.value)
         item.config._suite_unreachable.append(item.nodeid)
         report.user_properties.append(("outcome_kind", "unreachable"))
+    elif call.excinfo is not None and call.excinfo.errisinstance(StackError):
+        report.longrepr = str(call.excinfo.value)  # names the command, the machine and the cause
     if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
         # a skip: (file, line, reason); junitxml needs the tuple kept
         path, lineno, reason = report.longrepr

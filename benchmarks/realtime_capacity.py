@@ -34,12 +34,11 @@ import requests  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 from benchmarks import realtime_generator  # noqa: E402
-from benchmarks.realtime_stats import container_memory, fmt_ms, percentile  # noqa: E402
-from suite import stack  # noqa: E402
+from benchmarks.realtime_stats import fmt_ms, parse_mem_usage, percentile  # noqa: E402
 from suite.clients import Gateway, TargetUnreachable, Users  # noqa: E402
-from suite.container_cpu import cpu_seconds  # noqa: E402
 from suite.redaction import redact, register  # noqa: E402
 from suite.rest import Rest  # noqa: E402
+from suite.stack import Stack  # noqa: E402
 from suite.target import Target, TargetConfigError, load  # noqa: E402
 from suite.thresholds import LIMITS  # noqa: E402
 
@@ -130,14 +129,14 @@ def merged(reports: list[dict], key: str) -> list:
 def memory(target: Target, service: str) -> int | None:
     if not target.compose_project:
         return None
-    cid = stack.container_id(target.compose_project, service)
-    return container_memory(cid) if cid else None
+    stack = Stack(target)
+    return parse_mem_usage(stack.memory_usage(service)) if stack.container(service) else None
 
 
 def cpu_now(target: Target, fleet: "Fleet") -> dict[str, float | None]:
     """Cumulative CPU seconds of the realtime and gateway containers (local stack only) and of
     the generator processes: read before and after a phase, CPU per delivered message."""
-    cpu = {svc: (cpu_seconds(target.compose_project, svc) if target.compose_project else None)
+    cpu = {svc: (Stack(target).cpu_seconds(svc) if target.compose_project else None)
            for svc in ("realtime", "gateway")}
     cpu["generator"] = sum(c["cpu_s"] for c in fleet.ask("counts"))
     return cpu

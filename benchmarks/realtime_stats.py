@@ -1,8 +1,7 @@
-"""Numbers for the realtime benchmarks: percentiles, and memory of a stack container."""
+"""Numbers for the realtime benchmarks: percentiles, and `docker stats` memory figures."""
 from __future__ import annotations
 
 import re
-import subprocess
 
 _UNITS = {"b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
 
@@ -26,15 +25,3 @@ def parse_mem_usage(text: str) -> int:
     if not m:
         raise ValueError(f"unexpected docker stats MemUsage {text!r}")
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
-
-
-def container_memory(container_id: str) -> int:
-    """What `docker stats` reports for the container (cgroup usage minus inactive file cache)."""
-    try:
-        out = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", container_id],
-                             capture_output=True, text=True, timeout=60)
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"docker stats {container_id[:12]}: no answer within 60 s") from None
-    if out.returncode != 0:
-        raise RuntimeError(f"docker stats {container_id[:12]}: {out.stderr.strip()}")
-    return parse_mem_usage(out.stdout)

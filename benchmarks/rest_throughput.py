@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp  # noqa: E402
 
-from suite.container_cpu import cpu_seconds  # noqa: E402
 from suite.clients import Gateway, TargetUnreachable, Users  # noqa: E402
 from suite.redaction import redact, register  # noqa: E402
+from suite.stack import Stack  # noqa: E402
 from suite.target import TargetConfigError, load  # noqa: E402
 
 
@@ -81,7 +81,8 @@ CPU_SERVICES = ("gateway", "rest", "db")  # where a REST request spends its time
 def cpu_snapshot(target) -> dict[str, float | None]:
     if not target.is_local:
         return {}
-    return {s: cpu_seconds(target.compose_project, s) for s in CPU_SERVICES}
+    stack = Stack(target) if target.compose_project else None
+    return {s: stack.cpu_seconds(s) if stack else None for s in CPU_SERVICES}
 
 
 def row(op: str, latencies: list[float], errors: dict, duration: float, cpu0: dict, cpu1: dict) -> dict:

@@ -1,44 +1,45 @@
-"""Wiring into Locust's events: every generator process (standalone, --processes child or
-worker) records into its own SampleBook and ships deltas to the master as a custom message;
-the master (or the standalone process) merges them, splits the run into phases, judges it
-against the SLOs and the server's evidence, writes the JSON summary and sets the exit code."""
+"""Wiring into Locust's events. Each test start makes a new LoadRun (_run.py) in every
+process; every generator process (standalone, --processes child or worker) records into its
+run and ships deltas to the master as a custom message; when the test stops, the master (or
+the standalone process) judges the run against the SLOs and the server's evidence, writes the
+JSON summary, logs the verdict, shows it in the web UI (tab "Load verdict", and
+/load-verdict as JSON) and sets the exit code from it (3: an SLO breached)."""
 from __future__ import annotations
 
 import json
 import logging
 import os
 import socket
-import time
 from pathlib import Path
 
 import gevent
-import gevent.event
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
 from suite.redaction import redact
-from suite.waiting import PollTimeout, poll
+from suite.waiting import poll
 
-from . import _evidence, _verdict
-from ._verdict import Check
+from . import _evidence, _mix
 from ._generator import Cost, freeze_heap, raise_open_files
-from ._samples import SampleBook
+from ._run import LoadRun
 from ._settings import LOAD, ROOT, target
 
 log = logging.getLogger("loadtests")
 PROCESS = f"{socket.gethostname()}-{os.getpid()}"
 MESSAGE = "loadtests_samples"
 RAMPED_MESSAGE = "loadtests_ramped"
+FINAL_MESSAGE = "loadtests_final"  # master -> workers: the run is over, ship your last samples
+TAB = "load-verdict"
+# Per process, across runs: the open-file budget and the sockets using it, the Locust
+# environment (some events do not pass it), the run in progress and the last verdict's greenlet.
+PROC = {"fd_budget": 0, "reserved": 0, "env": None, "run": None, "cost": None, "concluding": None}
 
-BOOK = SampleBook()          # this process's recordings
-MERGED = SampleBook()        # the master's (or standalone's) merged view
-RAMPED = gevent.event.Event()  # set when the whole run's users are spawned (the hold begins)
-STATE = {"open": 0, "reserved": 0, "peak": 0, "fd_budget": 0, "stopping": False, "user_classes": {},
-         "ws_classes": set(), "produced": set()}
-TIMES: dict[str, float] = {}
-NODES: dict[str, bool] = {}  # node -> sent its final report
-COSTS: dict[str, dict] = {}
-ENV: dict = {}  # the Locust environment (some events do not pass it)
+
+def run() -> LoadRun:
+    """The run in progress in this process (users call it from on_start)."""
+    if PROC["run"] is None:  # a user spawned before this process saw test_start
+        PROC["run"] = LoadRun(PROCESS)
+    return PROC["run"]
 
 
 @events.init_command_line_parser.add_listener
@@ -56,167 +57,191 @@ def _options(parser):
 def _init(environment, **_):
     global PROCESS
     PROCESS = f"{socket.gethostname()}-{os.getpid()}"  # --processes forks after import: name each child here
-    ENV["env"] = environment
+    PROC["env"] = environment
     runner = environment.runner
-    opts = environment.parsed_options
-    tgt = target(getattr(opts, "target", None))  # fail early, with a message, on a bad target file
-    for cls in environment.user_classes:  # the target model, not --host, decides where traffic goes
+    tgt = target(getattr(environment.parsed_options, "target", None))  # fail early on a bad target file
+    for cls in {*environment.user_classes, *(environment.available_user_classes or {}).values()}:
+        # the target model, not --host, decides where traffic goes
         cls.host = tgt.url("gateway")
-        if getattr(cls, "holds_websocket", False):  # each such user holds one connection
-            STATE["ws_classes"].add(cls.__name__)
-        STATE["produced"] |= set(getattr(cls, "produces", ()))
     if not isinstance(runner, MasterRunner):
-        STATE["fd_budget"] = raise_open_files()
-        STATE["cost"] = Cost()
+        PROC["fd_budget"] = raise_open_files()
         gevent.spawn(_reporter, environment)
     if not isinstance(runner, WorkerRunner):
-        runner.register_message(MESSAGE, _receive)
+        runner.register_message(MESSAGE, lambda environment, msg, **_: run().receive(msg.node_id, msg.data))
+        log.info("user mix: %s", _mix.describe(list(environment.user_classes)))
+        if environment.web_ui:
+            _extend_web_ui(environment)
     else:
-        runner.register_message(RAMPED_MESSAGE, lambda *_, **__: RAMPED.set())
+        runner.register_message(RAMPED_MESSAGE, lambda *_, **__: run().ramped.set())
+        runner.register_message(FINAL_MESSAGE, lambda environment, **__: _final(environment))
 
 
 def reserve_descriptor() -> bool:
     """One more socket in this process; False when it would exceed the open-file budget."""
-    if not STATE["fd_budget"]:  # a user spawned before this process's init listener ran
-        STATE["fd_budget"] = raise_open_files()
-    if STATE["reserved"] >= STATE["fd_budget"]:
+    if not PROC["fd_budget"]:  # a user spawned before this process's init listener ran
+        PROC["fd_budget"] = raise_open_files()
+    if PROC["reserved"] >= PROC["fd_budget"]:
         return False
-    STATE["reserved"] += 1
+    PROC["reserved"] += 1
     return True
 
 
 def release_descriptor() -> None:
-    STATE["reserved"] -= 1
+    PROC["reserved"] -= 1
 
 
-def held(change: int) -> None:
-    """An established WebSocket opened (+1) or closed (-1): the peak is what the run held."""
-    STATE["open"] += change
-    STATE["peak"] = max(STATE["peak"], STATE["open"])
-
-
-def _ship(environment, final: bool) -> None:
-    BOOK.gauge("ws open", PROCESS, STATE["open"])
-    BOOK.gauge("ws peak open", PROCESS, STATE["peak"])
-    delta = BOOK.delta()
-    delta["final"] = final
-    delta["cost"] = {PROCESS: STATE["cost"].report(STATE["peak"])}
-    environment.runner.send_message(MESSAGE, delta)
+def _ship(environment, current: LoadRun, final: bool) -> None:
+    cost = PROC["cost"].report(current.peak) if PROC["cost"] else None
+    environment.runner.send_message(MESSAGE, current.delta(final, cost))
 
 
 def _reporter(environment) -> None:
     while True:
         gevent.sleep(LOAD.generator.report_interval_s)  # a reporting period, not a synchronisation
-        STATE["cost"].tick()
-        if environment.runner is not None and environment.runner.state not in ("stopped", "ready"):
-            _ship(environment, final=False)
-
-
-def _receive(environment, msg, **_):
-    MERGED.merge(msg.data)
-    COSTS.update(msg.data.get("cost", {}))
-    NODES[msg.node_id] = NODES.get(msg.node_id, False) or msg.data.get("final", False)
+        if PROC["cost"] is not None:
+            PROC["cost"].tick()
+        current = PROC["run"]
+        if current is not None and environment.runner is not None \
+                and environment.runner.state not in ("stopped", "ready"):
+            _ship(environment, current, final=False)
 
 
 @events.test_start.add_listener
-def _start(**_):
-    TIMES.setdefault("start", time.time())
-    STATE["stopping"] = False
+def _start(environment, **_):
+    runner = environment.runner
+    if PROC["concluding"] is not None:  # the previous run's verdict first (web UI: a new run right away)
+        PROC["concluding"].join(timeout=LOAD.hub.verdict_s)
+    PROC["run"] = LoadRun(PROCESS)
+    if not isinstance(runner, MasterRunner):
+        PROC["cost"] = Cost()
+    if not isinstance(runner, WorkerRunner):  # the master decides the mix; workers get counts
+        counts = _mix.apply(runner.target_user_count, list(environment.user_classes))
+        log.info("user mix for %d users: %s", runner.target_user_count,
+                 ", ".join(f"{name} {'weight ' + str(w) if not n else n}" for name, (n, w) in counts.items()))
 
 
 @events.spawning_complete.add_listener
 def _spawned(user_count, **_):
-    environment = ENV["env"]
+    environment = PROC["env"]
     runner = environment.runner
-    if "hold" not in TIMES:
-        TIMES["hold"] = time.time()
-        if not isinstance(runner, MasterRunner):
-            freeze_heap()
+    current = run()
+    if "hold" not in current.times and not isinstance(runner, MasterRunner):
+        freeze_heap()
+    counts = getattr(runner, "target_user_classes_count", None) or getattr(runner, "user_classes_count", {})
+    current.spawned(dict(counts))
     # A worker reports "complete" after each of the master's spawn steps; only the master
     # (or a local runner) knows the whole ramp is over, and tells its workers.
-    if isinstance(runner, MasterRunner) and not RAMPED.is_set():
+    if isinstance(runner, MasterRunner) and not current.ramped.is_set():
         runner.send_message(RAMPED_MESSAGE, None)
     if not isinstance(runner, WorkerRunner):
-        RAMPED.set()
-    counts = getattr(runner, "target_user_classes_count", None) or getattr(runner, "user_classes_count", {})
-    for name, n in dict(counts).items():
-        STATE["user_classes"][name] = max(STATE["user_classes"].get(name, 0), n)
+        current.ramped.set()
 
 
 @events.test_stopping.add_listener
 def _stopping(**_):
-    STATE["stopping"] = True  # connections closed from here on are ours, not drops
-    TIMES.setdefault("stop", time.time())
+    run().stop()
+
+
+def _final(environment) -> None:
+    current = run()
+    current.stop()
+    _ship(environment, current, final=True)
 
 
 @events.test_stop.add_listener
-def _stop(**_):
-    environment = ENV["env"]
-    STATE["stopping"] = True
-    TIMES.setdefault("stop", time.time())
-    if not isinstance(environment.runner, MasterRunner):
-        _ship(environment, final=True)
+def _stop(environment, **_):
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        # Headless, the master quits without stopping its workers first and stops listening
+        # half a second later: ask for their last samples now and wait for them here.
+        workers = {client.id for client in runner.clients.all}
+        runner.send_message(FINAL_MESSAGE, None)
+        current = run()
+        if not poll(lambda: workers <= {node for node, final in current.nodes.items() if final},
+                    raise_on_timeout=False, what="final sample reports from every worker",
+                    timeout=LOAD.hub.final_reports_s):
+            log.error("not every worker sent its final samples: %s of %s", current.nodes, sorted(workers))
+        current.stop()
+    else:
+        _final(environment)
+    if not isinstance(runner, WorkerRunner):
+        PROC["concluding"] = gevent.spawn(_conclude, environment, run())
 
 
 @events.quitting.add_listener
-def _quitting(**_):
-    environment = ENV["env"]
-    if isinstance(environment.runner, WorkerRunner) or "start" not in TIMES:
+def _quitting(environment, **_):
+    concluding = PROC["concluding"]
+    if concluding is None:
         return
-    if isinstance(environment.runner, MasterRunner):
-        try:
-            poll(lambda: NODES and all(NODES.values()), what="final sample reports from every worker", timeout=15)
-        except PollTimeout:
-            log.error("not every worker sent its final samples: %s", NODES)
-    result = judge(environment)
+    concluding.join(timeout=LOAD.hub.verdict_s)
+    if not concluding.successful():  # no verdict is never a pass
+        log.error("load verdict: none (%s)", concluding.exception or f"not reached in {LOAD.hub.verdict_s} s")
+        environment.process_exit_code = 3
+
+
+def _conclude(environment, current: LoadRun) -> None:
+    result = judge(environment, current)
     path = Path(environment.parsed_options.summary_json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(redact(json.dumps(result, indent=2, default=str)))
     verdict = result["verdict"]
-    for check in verdict["checks_text"]:
-        log.info("SLO %s", check)
+    for line in verdict["checks_text"]:
+        log.info("SLO %s", line)
+    # The exit code follows the last run's verdict (a web UI session may run several).
     if verdict["passed"]:
-        log.info("load verdict: PASSED (summary %s)", path)
+        environment.process_exit_code = 0
+        log.info("load verdict: PASSED%s (summary %s)",
+                 f", {len(verdict['not_judged'])} check(s) not judged" if verdict["not_judged"] else "", path)
     else:
+        environment.process_exit_code = 3
         log.error("load verdict: FAILED, %d SLO(s) breached (summary %s):\n  %s", len(verdict["breached"]), path,
                   "\n  ".join(verdict["breached"]))
-        environment.process_exit_code = 3
 
 
-def judge(environment) -> dict:
-    end = TIMES.get("stop", time.time())
-    hold = TIMES.get("hold", end)
-    phases = {"ramp": (TIMES["start"], hold), "hold": (hold, end + 60), "run": (TIMES["start"], end + 60)}
-    ws_users = sum(n for name, n in STATE["user_classes"].items() if name in STATE["ws_classes"])
-    expected = environment.parsed_options.expect_ws or ws_users
-    checks, ws = (_verdict.websocket_checks(MERGED, phases, expected, frozenset(STATE["produced"]))
-                  if (ws_users or expected) else ([], {}))
-    entries = list(environment.runner.stats.entries.values())
-    api_checks, api = _verdict.request_checks(entries, "api", "api ")
-    db_checks, db = _verdict.request_checks(entries, "database", "db ")
-    checks += api_checks + db_checks
-    traffic = sum(e.num_requests for e in entries) + sum(len(v) for v in MERGED.values.values())
-    checks.append(Check("generator traffic (requests + samples)", 1, traffic, traffic >= 1,
-                        detail="a run that sent nothing proves nothing"))
-    crashes = len(environment.runner.exceptions)
-    checks.append(_verdict.at_most("generator exceptions in user code", crashes, 0))
+def judge(environment, current: LoadRun) -> dict:
+    classes = list(environment.user_classes)
+    ran = {c for c in classes if current.user_classes.get(c.__name__)}
     tgt = target()
-    evidence: dict = {}
+    evidence = None
     if tgt.has("prometheus"):
-        server_checks, evidence = _evidence.gather(tgt.url("prometheus"), TIMES["start"], end, expected)
-        checks += server_checks
-    else:
-        evidence = {"skipped": tgt.absent.get("prometheus", "no Prometheus declared")}
-    verdict = _verdict.summary(checks)
-    verdict["checks_text"] = [c.line() for c in checks]
-    total_conns = sum(c["connections"] for c in COSTS.values())
-    grown = sum((c["peak_rss_mb"] - c["baseline_rss_mb"]) for c in COSTS.values())
-    return {
-        "target": tgt.name, "window": {"start": TIMES["start"], "hold_start": hold, "end": end,
-                                      "hold_s": round(end - hold, 1)},
-        "user_classes": STATE["user_classes"], "verdict": verdict,
-        "websocket": ws, "api": api, "database": db, "server": evidence,
-        "counters": dict(MERGED.counters),
-        "generator": {"processes": COSTS, "connections": total_conns,
-                      "kb_per_connection": round(grown * 1024 / total_conns, 1) if total_conns else None},
-    }
+        def evidence(start, end, expected, held):
+            return _evidence.gather(tgt.url("prometheus"), start, end, expected, held)
+    return current.judge(
+        entries=list(environment.runner.stats.entries.values()), exceptions=len(environment.runner.exceptions),
+        ws_classes={c.__name__ for c in classes if getattr(c, "holds_websocket", False)},
+        produced=frozenset(p for c in ran for p in getattr(c, "produces", ())),
+        expect_ws=environment.parsed_options.expect_ws, target_name=tgt.name, evidence=evidence,
+        evidence_skipped=tgt.absent.get("prometheus", "no Prometheus declared"))
+
+
+def _extend_web_ui(environment) -> None:
+    """A "Load verdict" tab (Locust's extended tabs), filled once a run has been judged."""
+    from flask import jsonify, request
+
+    web_ui = environment.web_ui
+    web_ui.template_args["extended_tabs"] = [{"title": "Load verdict", "key": TAB}]
+    web_ui.template_args["extended_tables"] = [{"key": TAB, "structure": [
+        {"key": "state", "title": "State"}, {"key": "slo", "title": "SLO"},
+        {"key": "measured", "title": "Measured"}, {"key": "limit", "title": "Limit"},
+        {"key": "detail", "title": "Detail"}]}]
+
+    def rows() -> list[dict]:
+        current = PROC["run"]
+        if current is None or current.verdict is None:
+            state = "running: judged when the test stops" if current is not None else "no run yet"
+            return [{"state": state, "slo": "", "measured": "", "limit": "", "detail": ""}]
+        return [{"state": "n/a" if not c["judged"] else ("ok" if c["ok"] else "FAIL"), "slo": c["slo"],
+                 "measured": "" if c["measured"] is None else f"{c['measured']:g}{c['unit']}",
+                 "limit": f"{c['limit']:g}{c['unit']}", "detail": redact(c["detail"])}
+                for c in current.verdict["checks"]]
+
+    @web_ui.app.after_request
+    def _with_verdict(response):
+        if request.path.endswith("/stats/requests") and response.is_json:
+            response.set_data(json.dumps({**response.json, "extended_stats": [{"key": TAB, "data": rows()}]}))
+        return response
+
+    @web_ui.app.route("/load-verdict")
+    def _verdict_json():
+        current = PROC["run"]
+        return jsonify(json.loads(redact(json.dumps(current.verdict if current else None, default=str))))

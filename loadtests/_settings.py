@@ -3,16 +3,10 @@ model as pytest (suite.target), and the SLOs from thresholds.yaml."""
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # Locust imports locustfiles by path, not as a package
-    sys.path.insert(0, str(ROOT))
-
-from suite import redaction  # noqa: E402
-from suite.target import Target, TargetConfigError, load  # noqa: E402
-from suite.thresholds import LIMITS  # noqa: E402
+from suite import redaction
+from suite.target import ROOT, Target, TargetConfigError, load
+from suite.thresholds import LIMITS
 
 LOAD = LIMITS.load
 

@@ -1,5 +1,6 @@
 """The verdict: every SLO of thresholds.yaml checked against the merged data of all
-generator processes and against the server's own evidence. One breach fails the run."""
+generator processes and against the server's own evidence. One breach fails the run; a check
+whose data is too sparse to decide is shown as "not judged" and neither passes nor fails it."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -19,8 +20,11 @@ class Check:
     ok: bool
     unit: str = ""
     detail: str = ""
+    judged: bool = True  # False: not enough samples to judge (a non-verdict, never a pass)
 
     def line(self) -> str:
+        if not self.judged:
+            return f"n/a  {self.slo}: not enough samples to judge; {self.detail}"
         if self.measured is None:
             return f"{'ok  ' if self.ok else 'FAIL'} {self.slo}: {self.detail or 'no data'}"
         state = "ok  " if self.ok else "FAIL"
@@ -33,8 +37,24 @@ class Check:
         return text + (f"; {self.detail}" if self.detail else "")
 
 
+def not_judged(slo: str, limit: float, why: str) -> Check:
+    return Check(slo, limit, None, True, detail=why, judged=False)
+
+
 def at_most(slo: str, measured: float | None, limit: float, unit: str = "", detail: str = "") -> Check:
     return Check(slo, limit, measured, measured is not None and measured <= limit, unit, detail)
+
+
+def p95_check(slo: str, p50: float, p95: float, worst: float, count: int, limit: float) -> Check:
+    """The p95 against its limit, or with too few samples for a p95 the sound cases only:
+    every sample within the limit passes, a median over it fails (p95 >= p50)."""
+    least = LOAD.slo.min_samples_p95
+    if count >= least or worst <= limit:
+        return at_most(slo, round(p95, 2), limit, " ms", detail="" if count >= least else f"all {count} samples")
+    if p50 > limit:
+        return at_most(slo, round(p50, 2), limit, " ms", detail=f"the median of {count} samples: p95 is higher still")
+    return not_judged(slo, limit, f"{count} samples (a p95 needs {least}), median {p50:g} ms, worst {worst:g} ms "
+                                  f"over the {limit:g} ms limit")
 
 
 def websocket_checks(book: SampleBook, phases: dict, expected: int,
@@ -64,8 +84,8 @@ def websocket_checks(book: SampleBook, phases: dict, expected: int,
         judged = "run" if kind in RAMPED else "hold"
         values = book.window(name, *phases[judged])
         if values and kind in limits:
-            checks.append(at_most(f"websocket {kind} p95 ({judged})", round(percentile(values, 95), 2),
-                                  limits[kind], " ms"))
+            checks.append(p95_check(f"websocket {kind} p95 ({judged})", percentile(values, 50),
+                                    percentile(values, 95), values[-1], len(values), limits[kind]))
         elif not values and kind in produced:
             checks.append(Check(f"websocket {kind} samples ({judged})", 1, None, False,
                                 detail="none, though users that measure it ran: the messages never arrived"))
@@ -89,7 +109,8 @@ def request_checks(stats_entries, group: str, prefix: str) -> tuple[list[Check],
                              "p50": entry.get_response_time_percentile(0.5), "p95": p95,
                              "p99": entry.get_response_time_percentile(0.99)}
         limit = limits.get(entry.name, limits["default"])
-        checks.append(at_most(f"{group} {entry.name} p95", p95, limit, " ms"))
+        checks.append(p95_check(f"{group} {entry.name} p95", entry.get_response_time_percentile(0.5), p95,
+                                entry.max_response_time, entry.num_requests, limit))
     if total:
         checks.append(at_most(f"{group} error ratio", round(failures / total, 4), slo.error_ratio,
                               detail=f"{failures} of {total}"))
@@ -98,4 +119,5 @@ def request_checks(stats_entries, group: str, prefix: str) -> tuple[list[Check],
 
 def summary(checks: list[Check]) -> dict:
     return {"passed": all(c.ok for c in checks), "breached": [c.line() for c in checks if not c.ok],
-            "checks": [asdict(c) for c in checks]}
+            "not_judged": [c.line() for c in checks if not c.judged], "checks": [asdict(c) for c in checks],
+            "checks_text": [c.line() for c in checks]}

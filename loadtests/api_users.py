@@ -10,6 +10,8 @@ import random
 import sys
 from pathlib import Path
 
+# `locust -f` imports this file by path, with only its own folder on sys.path: the
+# repository root makes the packages `loadtests` and `suite` importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from locust import FastHttpUser, constant_throughput, task  # noqa: E402
@@ -33,6 +35,7 @@ class _Signed(FastHttpUser):
 
 class ApiUser(_Signed):
     wait_time = constant_throughput(2)
+    mix_parts, mix_cap = 2, 40  # two users in 10 of the run, at most 40 (80 requests/s): _mix.py
 
     @task(5)
     def read_own_notes(self) -> None:
@@ -60,6 +63,7 @@ class ApiUser(_Signed):
 class AuthUser(_Signed):
     """Sign-in and refresh at LOAD_AUTH_RATE per user: the auth service's bcrypt is the cost."""
     wait_time = constant_throughput(AUTH_RATE)
+    mix_parts, mix_cap = 1, 5  # one user in 10, at most 5: a bcrypt a second in all at the default rate
 
     @task
     def sign_in_and_refresh(self) -> None:

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+# `locust -f` imports this file by path, with only its own folder on sys.path: the
+# repository root makes the packages `loadtests` and `suite` importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg  # noqa: E402
@@ -22,6 +24,7 @@ from suite.clients import connect_db  # noqa: E402
 
 class DatabaseUser(User):
     wait_time = constant(number("LOAD_DB_WAIT_S", 0.5))
+    mix_parts, mix_cap = 1, 20  # one user in 10 of the run, at most 20 connections: _mix.py
 
     def on_start(self) -> None:
         tgt = target()

@@ -10,9 +10,9 @@ has presence samples too, not only the ramp's first tracks),
 LOAD_WS_CONNECT_SPREAD_S (1: random delay before connecting, so Locust's per-second spawn
 burst does not become a connect storm).
 
-PostgresChangesUser (LOAD_WS_PG_USERS of the run's users, default 20; 0 = none; they connect
-once the ramp is over): a signed-in account subscribed to INSERTs on its own room of
-public.messages (RLS: owner only), inserting a row through REST every LOAD_WS_PG_INSERT_S
+PostgresChangesUser (one user in 10 of the run, at most LOAD_WS_PG_USERS, default 20; 0 = none;
+the mix: _mix.py; they connect once the ramp is over): a signed-in account subscribed to
+INSERTs on its own room of public.messages (RLS: owner only), inserting a row through REST every LOAD_WS_PG_INSERT_S
 (10) on a fixed timetable; each insert's event is timed from the insert's send
 ("ws postgres_changes"), and one not delivered within LOAD_WS_PG_LOST_S (15) counts as lost."""
 from __future__ import annotations
@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+# `locust -f` imports this file by path, with only its own folder on sys.path: the
+# repository root makes the packages `loadtests` and `suite` importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import gevent  # noqa: E402
@@ -53,10 +55,12 @@ class Dropped(Exception):
 
 class WebSocketUser(User):
     abstract = False
+    mix_bulk = True  # the connection count: the run's users left after the bounded classes (_mix)
     holds_websocket = True  # counted in the connections the run must hold (_hub)
     produces = ("connect", "join", "heartbeat")  # message types every run of it measures (_verdict)
 
     def on_start(self) -> None:
+        self.load_run = _hub.run()
         self.n = next(_index)
         self.topic = f"realtime:load-{_hub.PROCESS}-{self.n // TOPIC_SIZE}"
         self.publisher = self.n % TOPIC_SIZE == 0
@@ -98,7 +102,7 @@ class WebSocketUser(User):
         self.before_connect()
         gevent.sleep(random.uniform(0, SPREAD_S))  # spreads connects over the second (see docstring)
         if not _hub.reserve_descriptor():
-            _hub.BOOK.count("ws connect failed")
+            self.load_run.book.count("ws connect failed")
             self.environment.events.request.fire(
                 request_type="WS", name="ws connect", response_time=0, response_length=0, context={},
                 exception=RuntimeError("generator open-file budget exhausted: add --processes or workers"))
@@ -109,7 +113,7 @@ class WebSocketUser(User):
         finally:
             _hub.release_descriptor()
             if self.ws is not None:
-                _hub.held(-1)
+                self.load_run.held(-1)
                 self.ws.close(timeout=0)
                 self.ws = None
 
@@ -119,15 +123,15 @@ class WebSocketUser(User):
             self.ws = websocket.create_connection(self.url(), timeout=15, skip_utf8_validation=True,
                                                   enable_multithread=False)
         except Exception as exc:  # noqa: BLE001 - every handshake failure is a connect failure
-            _hub.BOOK.count("ws connect failed")
+            self.load_run.book.count("ws connect failed")
             self.environment.events.request.fire(request_type="WS", name="ws connect",
                                                  response_time=(time.time() - t0) * 1000, response_length=0,
                                                  context={}, exception=exc)
             gevent.sleep(1)  # a refused user retries once a second, not in a tight loop
             return
         connected = time.time()
-        _hub.held(+1)
-        _hub.BOOK.add("ws connect", (connected - t0) * 1000, connected)
+        self.load_run.held(+1, connected)
+        self.load_run.book.add("ws connect", (connected - t0) * 1000, connected)
         self.environment.events.request.fire(request_type="WS", name="ws connect",
                                              response_time=(connected - t0) * 1000, response_length=0,
                                              context={}, exception=None)
@@ -166,8 +170,8 @@ class WebSocketUser(User):
             except websocket.WebSocketTimeoutException:
                 continue
             except Exception as exc:  # noqa: BLE001 - closed, reset: the connection is gone
-                if not _hub.STATE["stopping"]:
-                    _hub.BOOK.count("ws dropped")
+                if not self.load_run.stopping:
+                    self.load_run.book.count("ws dropped")
                     self.environment.events.request.fire(request_type="WS", name="ws dropped", response_time=0,
                                                          response_length=0, context={},
                                                          exception=Dropped(type(exc).__name__))
@@ -184,9 +188,9 @@ class WebSocketUser(User):
             if kind:
                 ok = msg.get("payload", {}).get("status") == "ok"
                 if ok:
-                    _hub.BOOK.add(f"ws {kind}", (now - sent) * 1000, now)
+                    self.load_run.book.add(f"ws {kind}", (now - sent) * 1000, now)
                 else:
-                    _hub.BOOK.count(f"ws {kind} refused")
+                    self.load_run.book.count(f"ws {kind} refused")
                     self.environment.events.request.fire(
                         request_type="WS", name=f"ws {kind}", response_time=(now - sent) * 1000, response_length=0,
                         context={}, exception=RuntimeError(str(msg.get("payload"))[:200]))
@@ -194,10 +198,10 @@ class WebSocketUser(User):
         elif event == "broadcast":
             sent = msg.get("payload", {}).get("payload", {}).get("t")
             if sent:
-                _hub.BOOK.add("ws broadcast", (now - sent) * 1000, now)
+                self.load_run.book.add("ws broadcast", (now - sent) * 1000, now)
         elif event == "presence_diff" and self.presence_key:
             if self.presence_key in msg.get("payload", {}).get("joins", {}) and getattr(self, "track_sent", None):
-                _hub.BOOK.add("ws presence", (now - self.track_sent) * 1000, now)
+                self.load_run.book.add("ws presence", (now - self.track_sent) * 1000, now)
                 self.track_sent = None
         elif event == "postgres_changes":
             self.changed(msg.get("payload", {}).get("data", {}).get("record") or {}, now)
@@ -205,7 +209,7 @@ class WebSocketUser(User):
               and msg.get("payload", {}).get("status") == "ok"):
             self.subscribed(now)
         elif event in ("phx_error", "phx_close", "system") and msg.get("payload", {}).get("status") == "error":
-            _hub.BOOK.count("ws channel errors")
+            self.load_run.book.count("ws channel errors")
         return False
 
 
@@ -213,8 +217,9 @@ class PostgresChangesUser(WebSocketUser):
     """Heartbeats like every user, plus: subscribed to INSERTs on its own room of
     public.messages with its account's JWT (the database's RLS decides what it may see),
     inserting a row through REST on a fixed timetable and timing the row's event."""
-    abstract = PG_USERS == 0  # Locust reads fixed_count 0 as "weighted": leave the class out instead
-    fixed_count = PG_USERS
+    abstract = PG_USERS == 0  # none wanted: leave the class out
+    mix_bulk = False
+    mix_parts, mix_cap = 1, PG_USERS  # one user in 10, at most LOAD_WS_PG_USERS (_mix)
     produces = (*WebSocketUser.produces, "postgres_changes")
 
     def on_start(self) -> None:
@@ -229,7 +234,7 @@ class PostgresChangesUser(WebSocketUser):
     def before_connect(self) -> None:
         # After the ramp: an account costs a bcrypt or two in auth, which would tax the
         # ramp's handshakes on a small box; these few users join the hold instead.
-        _hub.RAMPED.wait()
+        self.load_run.ramped.wait()
         if self.account is None:
             self.account = account()
 
@@ -249,7 +254,7 @@ class PostgresChangesUser(WebSocketUser):
         for body, sent in list(self.inserts.items()):
             if now - sent > PG_LOST_S:
                 del self.inserts[body]
-                _hub.BOOK.count("ws postgres_changes lost")
+                self.load_run.book.count("ws postgres_changes lost")
         body = f"{self.room}-{next(self.refs)}"
         self.inserts[body] = now
         gevent.spawn(self._post, body)  # the socket keeps being read while REST answers
@@ -264,7 +269,7 @@ class PostgresChangesUser(WebSocketUser):
             error = str(exc)[:200]
         if error:
             self.inserts.pop(body, None)
-            _hub.BOOK.count("ws postgres_changes insert failed")
+            self.load_run.book.count("ws postgres_changes insert failed")
             self.environment.events.request.fire(
                 request_type="WS", name="ws postgres_changes insert", response_time=(time.time() - t0) * 1000,
                 response_length=0, context={}, exception=RuntimeError(error))
@@ -272,4 +277,4 @@ class PostgresChangesUser(WebSocketUser):
     def changed(self, record: dict, now: float) -> None:
         sent = self.inserts.pop(record.get("body"), None)
         if sent is not None:
-            _hub.BOOK.add("ws postgres_changes", (now - sent) * 1000, now)
+            self.load_run.book.add("ws postgres_changes", (now - sent) * 1000, now)

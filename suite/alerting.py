@@ -9,30 +9,20 @@ FAST.group_interval_s. Production values are untouched (docs/benchmarks.md, "Ale
 """
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
 import psycopg
 import requests
 import yaml
-from psycopg.rows import dict_row
 
-from .target import STACK, Target
+from .checks.monitoring import seconds
+from .target import STACK
 from .thresholds import LIMITS
 
 FAST = LIMITS.alerting.test_intervals
 FAST_DIR = STACK / ".alerts-fast"
 FAST_OVERLAY = STACK / "compose.alerts-fast.yaml"
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
-_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def seconds(duration: str) -> float:
-    m = _DURATION.match(str(duration).strip())
-    if not m:
-        raise ValueError(f"not a Prometheus duration: {duration!r}")
-    return int(m.group(1)) * _UNIT_S[m.group(2)]
 
 
 def write_fast_configs(out: Path = FAST_DIR) -> Path:
@@ -120,14 +110,6 @@ def alert(name: str, fingerprint: str, **labels: str) -> dict:
     return {"status": "firing", "fingerprint": fingerprint,
             "labels": {"alertname": name, "severity": "warning", **labels},
             "annotations": {"summary": f"{name} raised by the suite"}}
-
-
-def ops_db(target: Target) -> psycopg.Connection:
-    """The local database as supabase_admin (ops.* is not for the API roles)."""
-    env = target.env
-    return psycopg.connect(host="127.0.0.1", port=env.get("POSTGRES_HOST_PORT") or "54322", dbname="postgres",
-                           user="supabase_admin", password=env["POSTGRES_PASSWORD"], autocommit=True,
-                           connect_timeout=5, row_factory=dict_row)
 
 
 def attempts(conn: psycopg.Connection, fingerprints: list[str]) -> list[dict]:

@@ -2,8 +2,8 @@
 stack's promises (sign-in, API rows, realtime changes) kept after a fault."""
 from __future__ import annotations
 
-from . import local_stack
 from .clients import Gateway, RealtimeSocket
+from .stack import Stack
 from .target import Target
 from .thresholds import LIMITS
 from .waiting import poll
@@ -12,11 +12,12 @@ from .waiting import poll
 def wait_all_healthy(target: Target, timeout: float, what: str) -> None:
     """Every service of the local stack running and (where it has a healthcheck) healthy,
     and the gateway answering."""
-    names = local_stack.services(target)
+    stack = Stack(target)
+    names = list(stack.services())
 
     def all_healthy():
-        bad = {s: local_stack.health(target, s) for s in names}
-        bad = {s: h for s, h in bad.items() if h not in ("healthy", "running")}
+        now = stack.services()
+        bad = {s: now.get(s) for s in names if now.get(s) not in ("running/healthy", "running")}
         if bad:
             raise AssertionError(f"not healthy: {bad}")
         return True

@@ -2,15 +2,15 @@
 
 One model for every layer (pytest and Locust). A target is either the bundled local stack
 (read from stack/.env) or a deployed stack described by an env file (docs/targets.md).
+Standard library only: stack/bin/make_env.py and redact.py import it without the venv.
 """
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlsplit
-
-from . import stack
+from urllib.parse import parse_qsl, quote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = ROOT / "stack"
@@ -28,7 +28,10 @@ SERVICE_KEYS = {
     "loki": "LOKI_URL",
 }
 SECRET_KEYS = ("ANON_KEY", "SERVICE_ROLE_KEY", "JWT_SECRET", "POSTGRES_PASSWORD",
-               "REDIS_PASSWORD", "DASHBOARD_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "SECRET_KEY_BASE")
+               "REDIS_PASSWORD", "DASHBOARD_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "SECRET_KEY_BASE",
+               "REALTIME_DB_ENC_KEY")
+# Alert channels (NOTIFY_*_URL) carry their tokens in the URL: user:token@, webhook path, query.
+NOTIFY_URL_KEY = re.compile(r"^NOTIFY_\w+_URL$")
 
 
 class TargetConfigError(Exception):
@@ -60,6 +63,8 @@ class Target:
     absent: dict[str, str] = field(default_factory=dict)
     # the Compose project of the bundled stack (None for a deployed target)
     compose_project: str | None = None
+    # the env file the target was read from (files it names, e.g. ACCESS_SPEC, are relative to it)
+    env_file: Path | None = None
 
     # ---- construction -------------------------------------------------------------
     @classmethod
@@ -82,12 +87,14 @@ class Target:
             "grafana": f"http://{host}:{port('GRAFANA_PORT', '3000')}",
             "loki": f"http://{host}:{port('LOKI_PORT', '3100')}",
         }
-        absent = {}
+        from .stack import running_services  # the stack layer builds on this module
+        absent, running = {}, running_services(project)
         for svc in ("grafana", "loki"):
-            if not stack.running(project, svc):
+            if svc not in running:
                 absent[svc] = LOCAL_ONLY_REASON
                 urls.pop(svc)
-        return cls(name="local", is_local=True, env=env, urls=urls, absent=absent, compose_project=project)
+        return cls(name="local", is_local=True, env=env, urls=urls, absent=absent, compose_project=project,
+                   env_file=env_file)
 
     @classmethod
     def from_file(cls, path: Path) -> "Target":
@@ -105,7 +112,7 @@ class Target:
             if svc != "db" and svc != "redis" and urlsplit(value).scheme not in ("http", "https"):
                 raise TargetConfigError(f"{path}: {key}={value!r} is not an http(s) URL")
             urls[svc] = value.rstrip("/")
-        return cls(name=path.name, is_local=False, env=env, urls=urls, absent=absent)
+        return cls(name=path.name, is_local=False, env=env, urls=urls, absent=absent, env_file=path)
 
     # ---- accessors ----------------------------------------------------------------
     def url(self, service: str) -> str:
@@ -136,18 +143,48 @@ class Target:
         """Schemas the REST API exposes: every table in them must have RLS."""
         return [s.strip() for s in self.env.get("PGRST_DB_SCHEMAS", "public").split(",") if s.strip()]
 
+    def promise(self, key: str, default: float) -> float:
+        """A promise the target declares (e.g. RPO_S=300, docs/targets.md), else `default`
+        (thresholds.yaml `promises:`); a value that is not a positive number is refused."""
+        raw = self.env.get(key, "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise TargetConfigError(f"{self.name}: {key}={raw!r} is not a number") from None
+        if value <= 0:
+            raise TargetConfigError(f"{self.name}: {key}={raw!r} must be positive")
+        return value
+
     @property
-    def realtime_tenant(self) -> str:
-        return self.env.get("REALTIME_TENANT", "realtime-dev")
+    def db_monitor_url(self) -> str | None:
+        """A role with pg_monitor (sees every session's state and query): DB_MONITOR_URL, or on
+        the local stack its `metrics_reader` on the published port."""
+        if self.env.get("DB_MONITOR_URL"):
+            return self.env["DB_MONITOR_URL"]
+        if not self.is_local or "db" not in self.urls:
+            return None
+        parts = urlsplit(self.urls["db"])
+        # the password stays as quoted in the DB URL
+        return parts._replace(netloc=f"metrics_reader:{parts.password or ''}@{parts.hostname}:{parts.port}").geturl()
 
     def secrets(self) -> list[str]:
         """Every secret value this target knows, for redaction (longest first)."""
-        values = [self.env[k] for k in SECRET_KEYS if len(self.env.get(k, "")) >= 8]
-        for url in self.urls.values():
-            password = urlsplit(url).password
-            if password and len(password) >= 8:
-                values.append(password)
-        return sorted(set(values), key=len, reverse=True)
+        urls = (*self.urls.values(), self.env.get("DB_MONITOR_URL", ""))
+        return secret_values(self.env, [urlsplit(url).password or "" for url in urls])
+
+
+def secret_values(env: dict[str, str], extra: list[str] = ()) -> list[str]:
+    """The secret values of an env file (SECRET_KEYS, and the alert channel URLs whole and
+    their tokens), plus `extra`, for redaction: longest first, none shorter than 8."""
+    values = [env.get(k, "") for k in SECRET_KEYS] + list(extra)
+    for url in (v for k, v in env.items() if NOTIFY_URL_KEY.match(k) and v):
+        parts = urlsplit(url)
+        tokens = [parts.username or "", parts.password or "", *parts.path.split("/"),
+                  *dict(parse_qsl(parts.query)).values()]
+        values += [url, *(t for t in tokens if len(t) >= 16 or not t.isalpha())]  # not "services", "webhooks"
+    return sorted({v for v in values if len(v) >= 8}, key=len, reverse=True)
 
 
 def local_env_file() -> Path:

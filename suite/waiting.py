@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from typing import Callable, TypeVar
 
-from . import stack
 from .redaction import redact
+from .stack import Stack
 from .target import Target
 
 T = TypeVar("T")
@@ -25,14 +25,15 @@ class ServiceExited(AssertionError):
 
 
 def poll(check: Callable[[], T], *, what: str, timeout: float, interval: float = 0.2,
-         service: str | None = None, target: Target | None = None) -> T:
+         service: str | None = None, target: Target | None = None, raise_on_timeout: bool = True) -> T:
     """Call `check` until it returns a truthy value (returned) or the deadline passes.
 
     Exceptions raised by `check` count as "not yet" and the last one is reported.
     With `service` and a local `target`, an exited container ends the wait at once, and
-    its last log lines are attached to any failure.
+    its last log lines are attached to any failure. With raise_on_timeout=False, a wait that
+    may legitimately end unmet returns its last result (the evidence) instead of raising.
     """
-    project = target.compose_project if target is not None and service else None
+    stack = Stack(target) if target is not None and target.compose_project and service else None
     deadline = time.monotonic() + timeout
     last: object = None
     attempts = 0
@@ -44,15 +45,19 @@ def poll(check: Callable[[], T], *, what: str, timeout: float, interval: float =
                 return last
         except Exception as exc:  # noqa: BLE001 - reported below
             last = exc
-        if project and attempts % 5 == 1:
-            state = stack.state(project, service)
+        if stack and attempts % 5 == 1:
+            state = stack.state(service)
             if state not in (None, "running", "restarting"):
                 raise ServiceExited(f"{what}: service {service} is {state}\n"
-                                    f"--- last log lines of {service} ---\n{stack.logs(project, service)}")
+                                    f"--- last log lines of {service} ---\n{stack.logs(service)}")
         if time.monotonic() >= deadline:
             break
         time.sleep(interval)
+    if not raise_on_timeout:
+        if isinstance(last, Exception):
+            raise last
+        return last
     message = f"{what}: not true after {timeout:g} s ({attempts} attempts); last result: {last!r}"
-    if project:
-        message += f"\n--- last log lines of {service} ---\n{stack.logs(project, service)}"
+    if stack:
+        message += f"\n--- last log lines of {service} ---\n{stack.logs(service)}"
     raise PollTimeout(redact(message))

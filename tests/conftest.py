@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from suite.checks import containers
 from suite.rest import Rest
 
 
@@ -36,3 +37,13 @@ def as_a(gateway, user_a):
 @pytest.fixture(scope="session")
 def as_b(gateway, user_b):
     return Rest(gateway, user_b.access_token)
+
+
+@pytest.fixture(scope="session")
+def inspected(target, stack) -> list[dict]:
+    """`docker inspect` of the target's containers, through the stack layer (their environment
+    holds secrets: judges never print values); skips where the machine cannot be reached."""
+    reason = containers.unreachable_reason(target)
+    if reason:
+        pytest.skip(reason)
+    return containers.fetch_inspect(stack)

@@ -34,4 +34,12 @@ compose exec -T db pg_restore -U supabase_admin -d template1 --create --exit-on-
 say "starting the stack"
 compose up -d --wait --wait-timeout "${UP_TIMEOUT:-300}" >/dev/null 2>&1 \
     || die "the stack did not become healthy after the restore: see \`make ps\` and \`make logs\`"
+# Restored into a new cluster (initdb), the repository's base backups cannot restore it:
+# point-in-time recovery replays WAL onto a base backup of the same cluster. Take its first
+# full backup now (where the image has pgBackRest), so the stack is restorable again.
+if compose exec -T -u postgres db sh -c 'command -v pgbackrest >/dev/null' 2>/dev/null; then
+    say "taking a full pgBackRest backup of the restored database (earlier ones belong to the old cluster)"
+    "$(dirname "$0")/pgbackrest-backup.sh" full >&2 \
+        || die "the database is restored, but the full backup after it failed: run \`make backup KIND=pgbackrest\`"
+fi
 say "restore complete; every service healthy"

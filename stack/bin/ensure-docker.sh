@@ -35,6 +35,8 @@ PY
 if ! pgrep -x dockerd >/dev/null; then
   echo "ensure-docker: starting dockerd (log: /var/log/dockerd.log)"
   nohup dockerd >/var/log/dockerd.log 2>&1 &
+  # DOCKERD_PID_FILE: where the caller wants the id of the engine started here (.ci/run stops it)
+  if [ -n "${DOCKERD_PID_FILE:-}" ]; then echo $! >"$DOCKERD_PID_FILE"; fi
 fi
 for _ in $(seq 60); do
   docker info >/dev/null 2>&1 && exit 0

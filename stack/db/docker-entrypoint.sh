@@ -26,6 +26,8 @@ if [ "$(id -u)" = 0 ]; then
     # a fresh volume may be root-owned; fix only the top (a large PGDATA is already ours)
     [ "$(stat -c %U "$PGDATA")" = postgres ] || chown -R postgres:postgres "$PGDATA"
     chmod 700 "$PGDATA"
+    # backup freshness for node-exporter, written by backup-scheduler.sh as postgres
+    if [ -d /textfile ]; then chown postgres:postgres /textfile; fi
     exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" postgres "$@"
 fi
 
@@ -52,7 +54,10 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     printf "\n# local db image settings\ninclude_if_exists = '/etc/postgresql/acceptance.conf'\n" \
         >> "$PGDATA/postgresql.conf"
 
-    pg_ctl -D "$PGDATA" -w -t 60 -o "-c listen_addresses='' -c unix_socket_directories=$SOCKET_DIR" start >/dev/null
+    # The temporary server does not archive: its WAL precedes any base backup, and
+    # archive_command (pgbackrest-archive-push.sh) cannot create or upgrade the stanza
+    # while the server shuts down, so the failure would stay in pg_stat_archiver.
+    pg_ctl -D "$PGDATA" -w -t 60 -o "-c listen_addresses='' -c unix_socket_directories=$SOCKET_DIR -c archive_mode=off" start >/dev/null
     export PGHOST="$SOCKET_DIR" PGUSER=postgres
     if [ "$POSTGRES_DB" != postgres ]; then
         psql -v ON_ERROR_STOP=1 --no-psqlrc -d postgres -q \
@@ -74,4 +79,8 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     log "initialisation complete"
 fi
 
+# The backup schedule runs beside Postgres (backup-scheduler.sh; BACKUP_INTERVAL_S=0: none).
+if [ "${BACKUP_INTERVAL_S:-86400}" != 0 ]; then
+    /usr/local/bin/backup-scheduler.sh &
+fi
 exec postgres -D "$PGDATA" "$@"

@@ -12,6 +12,12 @@ fi
 PIPE=/run/gateway/error.pipe
 rm -f "$PIPE" && mkfifo -m 600 "$PIPE"
 sed -u -E 's/(apikey=)[^&" ]+/\1[REDACTED]/g' <>"$PIPE" >&2 &
-python3 /usr/local/bin/render_nginx.py --input "$SRC" --output "$CONF" --error-log "$PIPE"
+TLS_FLAG=""
+if [ "${GATEWAY_TLS:-off}" = on ]; then  # stack/gateway/render_tls.py, docs/tls.md
+  TLS_FLAG=--tls
+  /usr/local/bin/tls-certs.sh install
+fi
+python3 /usr/local/bin/render_nginx.py --input "$SRC" --output "$CONF" --error-log "$PIPE" $TLS_FLAG
 nginx -t -q -c "$CONF"
+[ -z "$TLS_FLAG" ] || /usr/local/bin/tls-certs.sh watch &
 exec nginx -c "$CONF" -g 'daemon off;'

@@ -20,6 +20,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
+# render_tls.py sits next to this file (in the image too: /usr/local/bin)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import render_tls  # noqa: E402
+
 HTTP_PORT = 8000
 STATUS_PORT = 8101
 RESOLVER = os.environ.get("GATEWAY_RESOLVER", "127.0.0.11")
@@ -475,7 +479,8 @@ def load_config(text, env):
 
 
 # ------------------------------------------------------------------- rendering
-def render(cfg, error_log="/dev/stderr"):
+def render(cfg, error_log="/dev/stderr", tls=None):
+    """tls: render_tls.TLSSettings, or None for the plain port only."""
     consumers = cfg["consumers"]
     routes = sorted(cfg["routes"], key=lambda r: -len(r["prefix"]))
     http = []   # http-level directives (maps, zones)
@@ -613,6 +618,8 @@ def render(cfg, error_log="/dev/stderr"):
         out = []
         for h, v in resp["add"]:
             out.append("%sadd_header %s %s always;" % (ind, h, nq(v)))
+        if tls:
+            out.append(render_tls.hsts_header(ind))
         return out
 
     def hide_headers(resp, ind):
@@ -667,7 +674,7 @@ def render(cfg, error_log="/dev/stderr"):
     a("    map $http_upgrade $gw_connection { default upgrade; \"\" \"\"; }")
     a("    map $http_x_forwarded_proto $gw_fwd_proto { default $http_x_forwarded_proto; \"\" $scheme; }")
     a("    map $request_method:$http_access_control_request_method $gw_preflight { default 0; \"~^OPTIONS:.\" 1; }")
-    for line in http:
+    for line in http + (render_tls.http_directives(tls) if tls else []):
         a("    " + line)
     a("")
     # in-network status server for the exporter
@@ -679,8 +686,12 @@ def render(cfg, error_log="/dev/stderr"):
     a("        location / { return 404 %s; }" % nq(json_msg("Not found")))
     a("    }")
     a("")
+    if tls:
+        L.extend(render_tls.public_http_server(tls, sec_headers(gresp, "            ")))
     a("    server {")
     a("        listen %d reuseport backlog=4096;" % HTTP_PORT)
+    if tls:
+        L.extend(render_tls.api_server_directives(tls, "        "))
     a("        set $gw_log_path $uri;  # before any route rewrite")
     a("        set $gw_route \"\";")
     a("        set $gw_log_consumer \"\";")
@@ -824,12 +835,15 @@ def main(argv=None):
     ap.add_argument("--output", default=os.environ.get("GATEWAY_NGINX_CONF", "/run/gateway/nginx.conf"))
     ap.add_argument("--error-log", default="/dev/stderr",
                     help="where nginx writes its error log (the entrypoint passes a redacting pipe)")
+    ap.add_argument("--tls", action="store_true",
+                    help="add the TLS listener and the public plain port (render_tls.py)")
     args = ap.parse_args(argv)
     try:
         with open(args.input, encoding="utf-8") as f:
             text = f.read()
-        conf = render(load_config(text, os.environ), error_log=args.error_log)
-    except (RenderError, yaml.YAMLError, OSError) as e:
+        tls = render_tls.settings_from_env(os.environ) if args.tls else None
+        conf = render(load_config(text, os.environ), error_log=args.error_log, tls=tls)
+    except (RenderError, render_tls.TLSSettingsError, yaml.YAMLError, OSError) as e:
         print("render_nginx: error: %s" % str(e).replace("\n", " "), file=sys.stderr)
         return 2
     if args.output == "-":

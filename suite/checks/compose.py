@@ -8,13 +8,13 @@ and a label naming the file set, and returns problem strings.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
-from suite import stack
-from suite.target import ROOT, STACK
+import make_env  # stack/bin (pytest.ini's pythonpath): the generator `make env` runs with the host's python3
+
+from suite.stack import StackError, compose_config
+from suite.target import STACK, read_env_file
 
 # docs/architecture.md, "Host ports are published on ${BIND_ADDRESS:-127.0.0.1} only": these
 # services, and no other, publish host ports.
@@ -57,27 +57,14 @@ class ComposeError(Exception):
     """`docker compose config` refused the files (the message is compose's)."""
 
 
-def compose_command() -> list[str]:
-    return [str(stack.COMPOSE_BINARY)]
-
-
 def config(overlay: str, env_file: Path, interpolate: bool = True) -> dict:
-    """The merged config of stack/compose.yaml + the overlay's files, every profile on.
-
-    Runs with a clean environment so the caller's shell cannot change the result: only
-    `env_file` supplies variables (as stack/.env does for `make up`).
-    """
+    """The merged config of stack/compose.yaml + the overlay's files, every profile on,
+    resolved with `env_file` only (suite.stack.compose_config)."""
     files = ["compose.yaml", *OVERLAYS[overlay]]
-    cmd = [*compose_command(), "--project-directory", str(STACK), "--env-file", str(env_file),
-           "--profile", "*"]
-    for f in files:
-        cmd += ["-f", str(STACK / f)]
-    cmd += ["config", "--format", "json"] + ([] if interpolate else ["--no-interpolate"])
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG")}
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=env)
-    if out.returncode != 0:
-        raise ComposeError(f"{' + '.join(files)}: docker compose config failed: {out.stderr.strip()}")
-    return json.loads(out.stdout)
+    try:
+        return json.loads(compose_config([STACK / f for f in files], env_file, interpolate))
+    except StackError as exc:
+        raise ComposeError(f"{' + '.join(files)}: docker compose config failed: {exc}") from None
 
 
 def _services(cfg: dict) -> dict:
@@ -269,12 +256,8 @@ TEST_ORIGINS = "https://app.example.test,https://admin.example.test"
 
 
 def write_test_env(path: Path, **overrides: str) -> dict[str, str]:
-    """A complete env file like `make env` writes (stack/bin/make-env.py renders
+    """A complete env file like `make env` writes (stack/bin/make_env.py renders
     stack/.env.example with fresh secrets), plus the production-only keys; returns it."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("make_env", STACK / "bin" / "make-env.py")
-    make_env = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_env)
     values = {**make_env.fresh_values(), "REALTIME_DB_ENC_KEY": "0123456789abcdef",
               "BIND_ADDRESS": TEST_BIND_ADDRESS, "CORS_ALLOWED_ORIGINS": TEST_ORIGINS,
               "API_EXTERNAL_URL": "https://api.example.test", "SITE_URL": "https://app.example.test",
@@ -284,7 +267,7 @@ def write_test_env(path: Path, **overrides: str) -> dict[str, str]:
     text += "".join(f"{k}={values[k]}\n" for k in missing)
     path.write_text(text)
     path.chmod(0o600)
-    return make_env.read_env(path)
+    return read_env_file(path)
 
 
 # ${VAR} in a Compose or channel file (not $${VAR}: the container's own shell expands that)

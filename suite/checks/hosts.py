@@ -9,7 +9,6 @@ value found, the value required and the fix.
 """
 from __future__ import annotations
 
-import json
 import re
 import stat
 from dataclasses import dataclass, field
@@ -21,9 +20,6 @@ COMPOSE_FILE = "stack/compose.yaml"
 # ---- what the test runs, and the parsers of its output ----------------------------------
 # `docker inspect` of every container of a Compose project, one JSON object per line; only
 # the fields judged here (never .Config.Env: it holds the secrets).
-INSPECT_FORMAT = ('{"name":{{json .Name}},"service":{{json (index .Config.Labels "com.docker.compose.service")}},'
-                  '"oneoff":{{json (index .Config.Labels "com.docker.compose.oneoff")}},'
-                  '"state":{{json .State}},"restarts":{{.RestartCount}}}')
 # Inside a container, in one `sh -c` (busybox or coreutils): the network namespace's
 # settings and every process's open-files limit with its command line.
 SNAPSHOT_SCRIPT = r"""
@@ -74,17 +70,6 @@ def parse_snapshot(text: str) -> Snapshot:
         elif m := _PROC.match(line.rstrip()):
             snap.processes.append(Process(int(m[1]), m[4].strip(), _limit(m[2]), _limit(m[3])))
     return snap
-
-
-def parse_inspect(text: str) -> list[dict]:
-    """Containers from INSPECT_FORMAT lines: name (without the leading /), service, state."""
-    out = []
-    for line in text.splitlines():
-        if line.strip():
-            c = json.loads(line)
-            c["name"] = c["name"].lstrip("/")
-            out.append(c)
-    return out
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ routes, the Grafana provisioning and dashboards, and (live) on the target's Prom
 
 Every check takes parsed files (or a query function for the live ones) and returns
 problem strings naming the alert, rule, route, dashboard or panel. The tools' runs
-(promtool, amtool) are in `monitoring_tools`; their output is judged here.
+(promtool, amtool) run in `suite.stack.tools`; their output is judged here.
 """
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from typing import Callable, Iterable
 
 import yaml
 
+from suite.clients import http_get
 from suite.target import ROOT, STACK
+from suite.thresholds import LIMITS
 
 PROMETHEUS = STACK / "prometheus"
 RULES_DIR = PROMETHEUS / "rules"
@@ -25,9 +27,6 @@ GRAFANA = STACK / "grafana"
 DASHBOARDS_DIR = GRAFANA / "dashboards"
 DATASOURCES_YML = GRAFANA / "provisioning" / "datasources" / "datasources.yml"
 
-# Issue 6: at least this many rules, every one used (alerts) or read (recording rules).
-MIN_ALERTS = 30
-MIN_RECORDING_RULES = 80
 SEVERITIES = frozenset({"critical", "warning", "info"})
 TEAMS = frozenset({"platform", "database", "api"})
 REQUIRED_ANNOTATIONS = ("summary", "description", "runbook_url")
@@ -146,8 +145,8 @@ def grafana_expr(expr: str) -> str:
 
 
 # ---- rules ------------------------------------------------------------------------------
-def check_rule_counts(rules: list[dict], min_alerts: int = MIN_ALERTS,
-                      min_recording: int = MIN_RECORDING_RULES) -> list[str]:
+def check_rule_counts(rules: list[dict], min_alerts: int = LIMITS.monitoring.min_alerts,
+                      min_recording: int = LIMITS.monitoring.min_recording_rules) -> list[str]:
     problems = []
     n_alerts, n_rec = len(alerts(rules)), len(recordings(rules))
     if n_alerts < min_alerts:
@@ -422,6 +421,20 @@ Query = Callable[[str], list]  # returns the result vector; raises QueryError on
 
 class QueryError(Exception):
     """Prometheus refused the query (the message is Prometheus's)."""
+
+
+def fetch_query(url: str, expr: str) -> list:
+    """An instant query's result vector on the Prometheus at `url` (a Query, with the url bound)."""
+    r = http_get("prometheus", url, "/api/v1/query", params={"query": expr})
+    body = r.json() if r.headers.get("Content-Type", "").startswith("application/json") else {}
+    if r.status_code != 200 or body.get("status") != "success":
+        raise QueryError(body.get("error") or f"HTTP {r.status_code}")
+    return body["data"]["result"]
+
+
+def fetch_alerts(url: str) -> list[dict]:
+    """The pending and firing alerts of the Prometheus at `url`."""
+    return http_get("prometheus", url, "/api/v1/alerts").json()["data"]["alerts"]
 
 
 def check_panel_queries(dashboards: dict[str, dict], query: Query,

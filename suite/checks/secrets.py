@@ -108,3 +108,63 @@ def check_no_committed_jwts(files: dict[str, str]) -> list[str]:
                 problems.append(f"{path}:{n}: a JWT is committed (keys belong in the gitignored stack/.env)")
         problems += check_no_demo_values(path, text)
     return problems
+
+
+# Every secret the stack reads: where the running stack holds it (service, variable in its
+# container's environment) and its minimum length (None: thresholds.yaml
+# hardening.secret_min_length). The env file is the fallback where no container is read.
+STACK_SECRETS = {
+    "POSTGRES_PASSWORD": ("db", "POSTGRES_PASSWORD", None),
+    "JWT_SECRET": ("auth", "GOTRUE_JWT_SECRET", MIN_JWT_SECRET),
+    "ANON_KEY": ("gateway", "SUPABASE_ANON_KEY", None),
+    "SERVICE_ROLE_KEY": ("gateway", "SUPABASE_SERVICE_KEY", None),
+    "DASHBOARD_PASSWORD": ("gateway", "DASHBOARD_PASSWORD", None),
+    "SECRET_KEY_BASE": ("realtime", "SECRET_KEY_BASE", 64),  # Phoenix signs sessions with it; upstream asks 64
+    "REDIS_PASSWORD": ("redis", "REDISCLI_AUTH", None),
+    "GRAFANA_ADMIN_PASSWORD": ("grafana", "GF_SECURITY_ADMIN_PASSWORD", None),
+    "REALTIME_DB_ENC_KEY": ("realtime", "DB_ENC_KEY", 16),  # AES-128 key of tenant credentials at rest
+}
+# Judged in the running stack only (not in files: stack/compose.yaml keeps upstream's value for
+# the non-production sets): upstream realtime's fixed self-host DB_ENC_KEY.
+DEMO_LIVE_VALUES = DEMO_VALUES | {"supabaserealtime"}
+# Demo values tolerated outside production, with the reason (a warning there instead).
+DEMO_TOLERATED_OUTSIDE_PRODUCTION = {
+    "REALTIME_DB_ENC_KEY": "upstream realtime's fixed self-host value; compose.prod.yaml requires "
+                           "${REALTIME_DB_ENC_KEY}",
+}
+
+
+def check_stack_secrets(values: dict[str, tuple[str, str]], min_length: int, production: bool
+                        ) -> tuple[list[str], list[str]]:
+    """(problems, warnings) for {secret name: (value, where it was read)}: no upstream demo
+    value, no empty value, at least the secret's minimum length. Values never appear."""
+    problems, warnings = [], []
+    for name, (value, where) in sorted(values.items()):
+        label = f"{name} ({where})"
+        if not value:
+            problems.append(f"{label}: empty: generate one (stack/bin/make_env.py) and redeploy")
+            continue
+        if value in DEMO_LIVE_VALUES:
+            note = (f"{label}: is an upstream demo value (published in supabase docker/.env.example or its "
+                    f"compose file): replace it")
+            if not production and name in DEMO_TOLERATED_OUTSIDE_PRODUCTION:
+                warnings.append(f"{note} before production ({DEMO_TOLERATED_OUTSIDE_PRODUCTION[name]})")
+            else:
+                problems.append(note)
+        needed = STACK_SECRETS.get(name, (None, None, None))[2] or min_length
+        if not value.startswith("eyJ") and len(value) < needed:
+            problems.append(f"{label}: {len(value)} characters, at least {needed} required: generate a longer one")
+    return problems, warnings
+
+
+def stack_secret_values(env_of, file_env: dict[str, str], file_label: str) -> dict[str, tuple[str, str]]:
+    """{secret name: (value, where read)} for STACK_SECRETS: from the running container that
+    uses it (`env_of(service)` -> its environment, or None), else from the target's env file."""
+    out = {}
+    for name, (service, variable, _) in STACK_SECRETS.items():
+        env = env_of(service) if env_of else None
+        if env is not None and variable in env:
+            out[name] = (env[variable], f"{service} container's {variable}")
+        elif name in file_env:
+            out[name] = (file_env[name], file_label)
+    return out

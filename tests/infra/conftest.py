@@ -11,16 +11,15 @@ import pytest
 from suite import redaction
 from suite.checks import compose
 from suite.checks import monitoring as mon
-from suite.checks import monitoring_tools as tools
-from suite.target import Target, TargetConfigError, load, local_env_file
+from suite.stack import tools
+from suite.target import Target, TargetConfigError, load, local_env_file, secret_values
 
 
 @pytest.fixture(scope="session")
 def test_env(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     path = tmp_path_factory.mktemp("infra") / "test.env"
     values = compose.write_test_env(path)
-    redaction.register(*(v for k, v in values.items() if k in
-                         ("POSTGRES_PASSWORD", "JWT_SECRET", "ANON_KEY", "SERVICE_ROLE_KEY", "REDIS_PASSWORD")))
+    redaction.register(*secret_values(values))
     return path, values
 
 

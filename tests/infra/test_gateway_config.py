@@ -1,8 +1,10 @@
 """The gateway config as code: stack/gateway/kong.yml, with its variables substituted from
 the gateway's environment as `docker compose config` resolves it (what the container sees)."""
 import pytest
+import render_nginx as rn
 
 from suite.checks import compose, gateway
+from suite.thresholds import LIMITS
 
 
 def gateway_env(compose_config, overlay: str) -> dict[str, str]:
@@ -64,8 +66,8 @@ def test_target_cors_origins_are_not_any(infra_target):
 
 def test_local_gateway_renders_the_config(compose_config):
     """Catches: a kong.yml the local nginx gateway refuses (render_nginx.py fails loudly on
-    plugins, keys or matchers it cannot honour: the gateway would not start)."""
-    rn = gateway.render_nginx_module()
+    plugins, keys or matchers it cannot honour: the gateway would not start), and an nginx
+    sized below the hosts' bounds (open files, accept backlog) for the WebSocket users."""
     try:
         conf = rn.render(rn.load_config(gateway.KONG_YML.read_text(), gateway_env(compose_config, "local")))
     except rn.RenderError as exc:
@@ -73,3 +75,5 @@ def test_local_gateway_renders_the_config(compose_config):
     routes = gateway.routes(gateway.load(gateway_env(compose_config, "local")))
     assert conf.count("location ^~") == sum(len(r["paths"]) for r in routes), \
         "rendered nginx.conf does not have one location per route path"
+    problems = gateway.check_nginx_capacity(conf, LIMITS.hosts.min_nofile, LIMITS.hosts.min_somaxconn)
+    assert not problems, "\n".join(problems)

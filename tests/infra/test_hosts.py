@@ -9,19 +9,15 @@ Reads only: one `docker inspect` for every container, one `sh -c` a container fo
 /proc settings, one command for the disk, the cron file's stat and text."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import pytest
-import testinfra
 import yaml
 
-from suite import redaction
 from suite.checks import hosts
-from suite.target import DEFAULT_PROJECT, LOCAL_ONLY_REASON, STACK, Target
+from suite.stack import Stack
+from suite.stack.machine import HOST_KEY, declared
+from suite.target import LOCAL_ONLY_REASON, STACK, Target
 from suite.thresholds import LIMITS
 
-HOST_KEY = "SUITE_HOST"
-BACKENDS = ("local", "ssh", "paramiko")
 USERS = LIMITS.benchmarks.realtime.connections
 # Every service of stack/compose.yaml but the profile-only ones (alert-sink: tests only).
 SERVICES = [name for name, svc in yaml.safe_load((STACK / "compose.yaml").read_text())["services"].items()
@@ -29,82 +25,29 @@ SERVICES = [name for name, svc in yaml.safe_load((STACK / "compose.yaml").read_t
 SERVING = list(hosts.SERVING)  # gateway, realtime
 
 
-def declared(target: Target, key: str) -> str:
-    value = target.env.get(key, "").strip()
-    return "" if value.lower() == "absent" else value
-
-
-class Machine:
-    """The machine running the stack through testinfra: commands on it, and inside its
-    containers (docker backend locally; `docker exec` through ssh for a remote machine)."""
-
-    def __init__(self, spec: str, label: str):
-        self.host = testinfra.get_host(spec)
-        self.label = label
-        self.local = self.host.backend.NAME == "local"
-
-    def _output(self, result, what: str, where: str) -> str:
-        if result.rc != 0:
-            pytest.fail(f"{where}: {what} failed (exit {result.rc}): "
-                        f"{redaction.redact(result.stderr.strip())[:500]}", pytrace=False)
-        return result.stdout
-
-    def _run(self, command: str, *args: str):
-        try:
-            return self.host.run(command, *args)
-        except RuntimeError as exc:  # testinfra's ssh backend: ssh itself failed (exit 255)
-            result = exc.args[0] if exc.args else None
-            detail = getattr(result, "stderr", "") or str(exc)
-            pytest.fail(f"{self.label}: not reachable over ssh ({HOST_KEY}): "
-                        f"{redaction.redact(detail.strip())[:300]}", pytrace=False)
-
-    def run(self, what: str, command: str, *args: str) -> str:
-        return self._output(self._run(command, *args), what, self.label)
-
-    def in_container(self, container: str, what: str, script: str) -> str:
-        if self.local:
-            result = testinfra.get_host(f"docker://{container}").run(script)
-        else:
-            result = self._run("docker exec %s /bin/sh -c %s", container, script)
-        return self._output(result, what, f"container {container} on {self.label}")
+@pytest.fixture(scope="module")
+def infra_stack(infra_target) -> Stack:
+    return Stack(infra_target)
 
 
 @pytest.fixture(scope="module")
-def machine(infra_target) -> Machine:
+def machine(infra_target, infra_stack):
     """The local machine for the local stack; for a deployed target, SUITE_HOST or a skip."""
-    spec = declared(infra_target, HOST_KEY)
-    if not spec:
-        if not infra_target.is_local:
-            pytest.skip(f"{infra_target.name} declares no {HOST_KEY}: the deployed stack's machine is not "
-                        f"reachable, so its containers, limits, disk and backup schedule are not checked")
-        spec = "local://"
-    url = urlsplit(spec)
-    if url.scheme not in BACKENDS:
-        pytest.fail(f"target configuration: {HOST_KEY} in {infra_target.name} must be "
-                    f"ssh://[user@]host[:port] (or paramiko://..., local://); its value has "
-                    + (f"scheme {url.scheme!r}" if url.scheme else "no scheme"), pytrace=False)
-    if url.password:
-        redaction.register(url.password)
-    return Machine(spec, "the local machine" if url.scheme == "local" else f"host {url.hostname}")
+    if not infra_stack.reachable:
+        pytest.skip(f"{infra_target.name} declares no {HOST_KEY}: the deployed stack's machine is not "
+                    f"reachable, so its containers, limits, disk and backup schedule are not checked")
+    return infra_stack.machine
 
 
 @pytest.fixture(scope="module")
-def project(infra_target) -> str:
-    return infra_target.compose_project or infra_target.env.get("COMPOSE_PROJECT_NAME") or DEFAULT_PROJECT
+def project(infra_stack) -> str:
+    return infra_stack.project
 
 
 @pytest.fixture(scope="module")
-def containers(machine, project) -> dict[str, list[dict]]:
-    """The project's containers by Compose service (one-off `compose run` containers left out)."""
-    label = f"label=com.docker.compose.project={project}"
-    text = machine.run(f"listing the containers of Compose project {project}",
-                       'ids=$(docker ps -aq --filter %s) && { [ -z "$ids" ] || docker inspect --format %s $ids; }',
-                       label, hosts.INSPECT_FORMAT)
-    by_service: dict[str, list[dict]] = {}
-    for c in hosts.parse_inspect(text):
-        if c.get("oneoff") != "True":
-            by_service.setdefault(c["service"], []).append(c)
-    return by_service
+def containers(machine, infra_stack) -> dict[str, list[dict]]:
+    """The project's containers by Compose service (one-off and the suite's helpers left out)."""
+    return infra_stack.containers()
 
 
 @pytest.fixture(scope="module")

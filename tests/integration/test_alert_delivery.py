@@ -11,11 +11,11 @@ import time
 import uuid
 
 import pytest
-import requests
 
-from suite import stack
-from suite.alerting import FAST_OVERLAY, Notifier, Sink, alert, attempts, ops_db, write_fast_configs
-from suite.local_stack import LocalCompose, container_ip
+from psycopg.rows import dict_row
+
+from suite.alerting import FAST_OVERLAY, Notifier, Sink, alert, attempts, write_fast_configs
+from suite.checks.monitoring import fetch_query
 from suite.thresholds import LIMITS
 from suite.waiting import poll
 
@@ -24,25 +24,22 @@ A = LIMITS.alerting
 
 
 @pytest.fixture(scope="module")
-def delivery(target):
-    if not target.is_local:
-        pytest.skip("alert delivery tests drive the local stack's containers")
-    compose = LocalCompose(target)
+def delivery(stack, target):
     write_fast_configs()
     started = time.time()
     # --no-deps: never recreate the database or anything else the test does not own
-    compose.run("up", "-d", "--wait", "--no-deps", "prometheus", "alertmanager", "notifier", "alert-sink",
+    stack.compose("up", "-d", "--wait", "--no-deps", "prometheus", "alertmanager", "notifier", "alert-sink",
                 overlays=(FAST_OVERLAY,), profiles=("test",))
-    env = {"compose": compose, "project": compose.project, "target": target,
-           "sink": Sink(f"http://{container_ip(compose.project, 'alert-sink')}:8080"),
-           "notifier": Notifier(f"http://{container_ip(compose.project, 'notifier')}:8080"),
-           "db": ops_db(target), "run": f"suite-{uuid.uuid4().hex[:8]}"}
+    env = {"stack": stack, "target": target,
+           "sink": Sink(f"http://{stack.address('alert-sink')}:8080"),
+           "notifier": Notifier(f"http://{stack.address('notifier')}:8080"),
+           "db": stack.connect(row_factory=dict_row), "run": f"suite-{uuid.uuid4().hex[:8]}"}
     yield env
     try:
-        compose.run("up", "-d", "--wait", "--no-deps", "redis", "notifier")  # whatever a failed test left stopped
+        stack.compose("up", "-d", "--wait", "--no-deps", "redis", "notifier")  # whatever a failed test left stopped
         # production timings back; the sink goes away
-        compose.run("up", "-d", "--wait", "--no-deps", "prometheus", "alertmanager")
-        compose.run("rm", "-sf", "alert-sink", profiles=("test",))
+        stack.compose("up", "-d", "--wait", "--no-deps", "prometheus", "alertmanager")
+        stack.compose("rm", "-sf", "alert-sink", profiles=("test",))
     finally:
         # the rows this module caused (its own alerts and the fault's), not older history
         env["db"].execute("DELETE FROM ops.notification_logs WHERE received_at >= to_timestamp(%s)", (started,))
@@ -65,20 +62,20 @@ def test_fault_fires_routes_delivers_and_resolves(delivery, sink, record_propert
     """Catches: a rule that does not fire, a wrong Alertmanager route or receiver URL, a
     notifier that does not deliver to the configured webhook and push channels, a
     resolved notification that never comes, and fault-to-delivery above one minute."""
-    compose, db = delivery["compose"], delivery["db"]
-    assert stack.running(delivery["project"], "redis"), "redis must run before the fault is induced"
+    stack, db = delivery["stack"], delivery["db"]
+    assert stack.running("redis"), "redis must run before the fault is induced"
     fault_at = time.time()  # the sink stamps arrivals with the same host clock
-    compose.run("stop", "redis")
+    stack.stop("redis")
     try:
         webhook = poll(lambda: sink.messages(path="/database", text="[FIRING] RedisDown"),
                        what="RedisDown firing delivered to database-team's webhook",
                        timeout=A.fault_to_delivery_s, interval=0.25, service="notifier", target=delivery["target"])
         latency = webhook[0]["at"] - fault_at
         push = poll(lambda: sink.messages(topic="pager", text="[FIRING] RedisDown"),
-                    what="RedisDown firing pushed to critical-pager (ntfy topic pager)", timeout=15)
+                    what="RedisDown firing pushed to critical-pager (ntfy topic pager)", timeout=A.notifier_step_s)
     finally:
         clear_at = time.time()
-        compose.run("start", "redis")
+        stack.start("redis")
     resolved = poll(lambda: sink.messages(path="/database", text="[RESOLVED] RedisDown"),
                     what="RedisDown resolved delivered after redis came back",
                     timeout=A.resolve_to_delivery_s, interval=0.25, service="notifier", target=delivery["target"])
@@ -95,7 +92,7 @@ def test_fault_fires_routes_delivers_and_resolves(delivery, sink, record_propert
                           " WHERE alertname = 'RedisDown' AND status = 'delivered'"
                           " AND attempted_at > to_timestamp(%s)", (fault_at,)).fetchall()
         return want <= (got := {(r["channel"], r["alert_status"]) for r in rows}) or got
-    assert poll(logged, what="RedisDown deliveries in notification_logs", timeout=10) is True
+    assert poll(logged, what="RedisDown deliveries in notification_logs", timeout=A.notifier_step_s) is True
 
 
 def test_receiver_failing_twice_gets_the_third_attempt(delivery, sink):
@@ -142,7 +139,7 @@ def test_duplicate_within_window_is_suppressed(delivery, sink):
     for _ in range(2):
         assert delivery["notifier"].post("platform-default", [alert("SuiteDup", fp, team="platform")]).status_code == 200
     rows = poll(lambda: (r := attempts(delivery["db"], [fp])) and _final(r, 2) and r,
-                what="both copies final", timeout=15, interval=0.25)
+                what="both copies final", timeout=A.notifier_step_s, interval=0.25)
     assert [r["status"] for r in rows] == ["delivered", "throttled"]
     assert rows[1]["error"].startswith("duplicate")
     assert len(sink.messages(path="/platform", text=fp)) == 1
@@ -150,20 +147,20 @@ def test_duplicate_within_window_is_suppressed(delivery, sink):
 
 def test_notifier_restart_loses_no_queued_notification(delivery, sink):
     """Catches: a queue held only in memory (a crash loses pending notifications)."""
-    compose, db, project = delivery["compose"], delivery["db"], delivery["project"]
+    stack, db = delivery["stack"], delivery["db"]
     fps = [f"{delivery['run']}-restart-{i}" for i in range(5)]
     sink.fail_next("/platform", 1000, contains="SuiteRestart")  # the receiver is down: everything waits for a retry
     assert delivery["notifier"].post("platform-default", [alert("SuiteRestart", fp, team="platform") for fp in fps]).status_code == 200
     poll(lambda: len({r["fingerprint"] for r in attempts(db, fps)}) == 5,
-         what="first attempt of all 5 made", timeout=15, interval=0.1)
-    compose.run("kill", "-s", "SIGKILL", "notifier")
+         what="first attempt of all 5 made", timeout=A.notifier_step_s, interval=0.1)
+    stack.kill("notifier")
     pending = db.execute("SELECT count(*) AS n FROM ops.notification_queue WHERE fingerprint = ANY(%s)"
                          " AND state = 'pending'", (fps,)).fetchone()["n"]
     assert pending == 5, f"{pending} of 5 notifications still queued after the notifier was killed"
     sink.reset()  # the receiver is back
-    compose.run("up", "-d", "--wait", "--no-deps", "notifier")
+    stack.compose("up", "-d", "--wait", "--no-deps", "notifier")
     rows = poll(lambda: (r := attempts(db, fps)) and _final(r, 5) and r,
-                what="queued notifications delivered after the restart", timeout=30, interval=0.25,
+                what="queued notifications delivered after the restart", timeout=A.redelivery_after_restart_s, interval=0.25,
                 service="notifier", target=delivery["target"])
     assert {r["fingerprint"] for r in rows if r["status"] == "delivered"} == set(fps)
     assert {e["json"]["message"].split("fingerprint: ")[1].split("\n")[0]
@@ -179,8 +176,8 @@ def test_notifier_metrics_scraped(delivery, sink):
     # poll for up == 1: the previous test restarted the notifier, and the last scrape may
     # predate its return
     def scraped_up():
-        result = requests.get(f"{prom}/api/v1/query", params={"query": 'up{job="notifier"}'},
-                              timeout=5).json()["data"]["result"]
+        result = fetch_query(prom, 'up{job="notifier"}')
         return result and result[0]["value"][1] == "1"
 
-    poll(scraped_up, what="Prometheus scrapes the notifier and sees it up", timeout=60, interval=1)
+    poll(scraped_up, what="Prometheus scrapes the notifier and sees it up", timeout=LIMITS.stack.prometheus_scrape_s,
+         interval=1)

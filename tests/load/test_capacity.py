@@ -3,40 +3,11 @@ of thresholds.yaml on the master, with the server's Prometheus evidence. Each ru
 summary and Locust HTML/CSV land in reports/; the verdict lines are attached to this report."""
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from suite.target import ROOT
+from suite.locust_run import explain, run_locust
 
-REPORTS = ROOT / "reports"
-LOCUST = str(Path(sys.executable).with_name("locust"))
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-
-
-def run_locust(name: str, files: str, users: int, rate: int, seconds: int, *extra: str,
-               env: dict | None = None) -> tuple[int, dict, str]:
-    """One headless run under /tmp/capacity.lock (two capacity runs never overlap)."""
-    summary = REPORTS / f"load-{name}.json"
-    summary.unlink(missing_ok=True)
-    cmd = [LOCUST, "-f", files, "--headless", "-u", str(users), "-r", str(rate), "-t", f"{seconds}s",
-           "--only-summary", "--summary-json", str(summary), "--html", str(REPORTS / f"load-{name}-locust.html"),
-           "--csv", str(REPORTS / f"load-{name}"), "--stop-timeout", "5", *extra]
-    with open("/tmp/capacity.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True,
-                              timeout=seconds + 240)
-    assert summary.exists(), f"locust wrote no summary (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
-    return proc.returncode, json.loads(summary.read_text()), proc.stderr
-
-
-def explain(result: dict) -> str:
-    return "\n".join(result["verdict"]["checks_text"])
 
 
 def test_websocket_10000_users_held_60s(target, gateway, record_property):

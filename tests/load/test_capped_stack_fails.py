@@ -4,51 +4,31 @@ from __future__ import annotations
 
 import pytest
 
-from suite import stack
-from suite.faults import CATALOGUE, LocalStack, injected
-from suite.target import ROOT
-from suite.waiting import poll
-
-from test_capacity import run_locust
+from suite.faults import CATALOGUE, injected
+from suite.locust_run import run_locust
 
 pytestmark = [pytest.mark.destructive, pytest.mark.slow]
-COMPOSE = [str(stack.COMPOSE_BINARY), "--project-directory", "stack"]
 
 
-def _recreate_realtime(target, env_file, extra_env: dict):
-    import os
-    import subprocess
-    files = ["-f", "stack/compose.yaml", "-f", "stack/compose.local.yaml"]
-    subprocess.run([*COMPOSE, "--env-file", str(env_file), *files, "up", "-d", "--no-deps", "--wait", "realtime"],
-                   cwd=ROOT, env={**os.environ, **extra_env}, check=True, capture_output=True, timeout=180)
-    poll(lambda: stack.running(target.compose_project, "realtime"), what="realtime running again",
-         timeout=60, service="realtime", target=target)
-
-
-def test_realtime_capped_at_200_users_fails_the_run(target, gateway):
-    """Realtime limited to 200 users (TENANT_MAX_CONCURRENT_USERS) under 400 WebSocket users:
-    catches a verdict that passes a stack refusing connections (the SLO must be named)."""
-    if not target.is_local:
-        pytest.skip("recreates realtime: local stack only")
-    from suite.target import local_env_file
-    env_file = local_env_file()
-    _recreate_realtime(target, env_file, {"TENANT_MAX_CONCURRENT_USERS": "200"})
-    try:
-        code, result, _ = run_locust("capped", "loadtests/ws_users.py", 400, 200, 15, env={"LOAD_WS_PG_USERS": "0"})
-    finally:
-        _recreate_realtime(target, env_file, {})
-    assert code != 0, "the run passed against a stack capped at 200 users"
+def test_realtime_capped_below_the_users_fails_a_short_run(stack, gateway):
+    """Realtime limited to 3 users (TENANT_MAX_CONCURRENT_USERS) under the plain mix of 10 users
+    for 15 s (`locust -f loadtests/ -u 10 -r 10 -t 15s`: 6 of them hold a WebSocket): catches a
+    verdict that passes a stack refusing connections, even in the smallest run (the SLO must
+    be named)."""
+    with stack.changes() as changes:  # realtime recreated as configured however the run ends
+        changes.recreate(["realtime"], env={"TENANT_MAX_CONCURRENT_USERS": "3"})
+        code, result, _ = run_locust("capped", "loadtests/", 10, 10, 15)
+    assert code == 3, f"exit code {code} (3: SLOs breached) against a stack capped at 3 users"
+    assert all(result["user_classes"].values()), f"a class ran no user: {result['user_classes']}"
     breached = "\n".join(result["verdict"]["breached"])
     assert "websocket connect failures" in breached and "connections held" in breached, breached
 
 
-def test_unpublished_table_fails_the_run_on_postgres_changes(target, gateway):
+def test_unpublished_table_fails_the_run_on_postgres_changes(stack, gateway):
     """public.messages dropped from publication supabase_realtime while postgres-changes users
     insert and wait: catches a verdict that passes a run whose changes never arrive (their
     latency SLO would be judged over no samples)."""
-    if not target.is_local:
-        pytest.skip("alters the database's publication: local stack only")
-    with injected(LocalStack(target), [CATALOGUE["messages-unpublished"]]):
+    with injected(stack, [CATALOGUE["messages-unpublished"]]):
         code, result, _ = run_locust("pg-unpublished", "loadtests/ws_users.py", 30, 30, 20,
                                      env={"LOAD_WS_PG_USERS": "5", "LOAD_WS_PG_INSERT_S": "2",
                                           "LOAD_WS_PG_LOST_S": "4"})

@@ -1,13 +1,6 @@
-"""Gateway: key-auth, ACLs, CORS, security headers and TLS, as a client meets them.
+"""Gateway: key-auth, ACLs, CORS and security headers, as a client meets them (TLS: test_tls.py).
 Each test's docstring names the misconfiguration it catches."""
-import datetime
-import socket
-import ssl
-from urllib.parse import urlsplit
-
 import pytest
-
-from suite.thresholds import LIMITS
 
 KEY_AUTH_ROUTES = ["/rest/v1/", "/auth/v1/settings", "/realtime/v1/api/ping", "/pg/tables"]
 DISALLOWED_ORIGIN = "https://not-an-allowed-origin.example"
@@ -83,26 +76,3 @@ def test_security_headers_present(gateway):
     r = gateway.get("/rest/v1/announcements?select=id&limit=1")
     assert r.headers.get("X-Content-Type-Options", "").lower() == "nosniff"
     assert r.headers.get("X-Frame-Options", "").upper() in ("DENY", "SAMEORIGIN")
-
-
-def test_tls_certificate_and_protocol(target):
-    """Catches: an expiring or invalid certificate, or TLS below 1.2, on an https gateway."""
-    url = urlsplit(target.url("gateway"))
-    if url.scheme != "https":
-        pytest.skip(f"the target's gateway is plain http ({url.scheme}://{url.hostname}): no TLS to check")
-    port = url.port or 443
-    ctx = ssl.create_default_context()
-    with socket.create_connection((url.hostname, port), timeout=LIMITS.http.connect_timeout_s) as sock:
-        with ctx.wrap_socket(sock, server_hostname=url.hostname) as tls:
-            cert = tls.getpeercert()
-            version = tls.version()
-    expires = datetime.datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]), datetime.timezone.utc)
-    days_left = (expires - datetime.datetime.now(datetime.timezone.utc)).days
-    assert days_left >= LIMITS.smoke.tls_min_days_valid, f"certificate expires in {days_left} days"
-    assert version in ("TLSv1.2", "TLSv1.3"), f"negotiated {version}"
-    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    old.check_hostname, old.verify_mode = False, ssl.CERT_NONE
-    old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
-    with socket.create_connection((url.hostname, port), timeout=LIMITS.http.connect_timeout_s) as sock:
-        with pytest.raises(ssl.SSLError):
-            old.wrap_socket(sock, server_hostname=url.hostname)

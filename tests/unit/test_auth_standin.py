@@ -1,14 +1,10 @@
 """Pure logic of the auth stand-in (GoTrue-compatible): no database, no network."""
 import datetime as dt
-import sys
 import time
 import uuid
 import warnings
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "stack" / "standins"))
 
 jwt = pytest.importorskip("jwt")
 

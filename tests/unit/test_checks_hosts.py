@@ -1,7 +1,6 @@
 """The host checks catch each seeded misconfiguration, named with its container or host, the
 setting, the value found and the one required: containers exited or unhealthy, a low
 open-files limit, somaxconn or port range, a full disk, a missing or inactive backup schedule."""
-import json
 
 import pytest
 
@@ -49,11 +48,6 @@ def test_a_good_stack_passes():
     assert hosts.check_containers("realtime", [container()], "p", "the local machine") == []
     disk = hosts.Disk("/var/lib/docker", "/", size_kib=100 * 2**20, avail_kib=30 * 2**20)
     assert hosts.check_disk_free("the local machine", disk, 10, 2) == []
-
-
-def test_inspect_lines_parse():
-    line = json.dumps({**container(), "name": "/" + RT})
-    assert hosts.parse_inspect(line + "\n\n") == [container()]
 
 
 def test_nginx_workers_with_nofile_1024():

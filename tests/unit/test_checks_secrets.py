@@ -104,3 +104,61 @@ def test_committed_jwt():
     files = {"stack/ok.yml": "key: $SUPABASE_ANON_KEY\n", "stack/leak.env": f"ANON_KEY={key()}\n"}
     assert secrets.check_no_committed_jwts(files) == [
         "stack/leak.env:1: a JWT is committed (keys belong in the gitignored stack/.env)"]
+
+
+# ---- every secret the stack reads, live (issue 13) -------------------------------------------
+GOOD = {"POSTGRES_PASSWORD": ("p" * 32, "db container's POSTGRES_PASSWORD"),
+        "SECRET_KEY_BASE": ("k" * 64, "realtime container's SECRET_KEY_BASE"),
+        "REALTIME_DB_ENC_KEY": ("e" * 16, "realtime container's DB_ENC_KEY"),
+        "DASHBOARD_PASSWORD": ("d" * 24, "gateway container's DASHBOARD_PASSWORD")}
+
+
+def test_stack_secrets_pass():
+    assert secrets.check_stack_secrets(GOOD, 16, production=True) == ([], [])
+
+
+def test_stack_secrets_demo_values_and_lengths():
+    """Seeded: upstream's demo DASHBOARD_PASSWORD and SECRET_KEY_BASE, a 10-character Redis
+    password, an empty Grafana password."""
+    values = {**GOOD,
+              "DASHBOARD_PASSWORD": ("this_password_is_insecure_and_should_be_updated", "stack/.env"),
+              "SECRET_KEY_BASE": ("UpNVntn3cDxHJpq99YMc1T1AQgQpc8kfYTuRgBiYa15BLrx8etQoXz3gZv1/u2oq",
+                                  "realtime container's SECRET_KEY_BASE"),
+              "REDIS_PASSWORD": ("0123456789", "redis container's REDISCLI_AUTH"),
+              "GRAFANA_ADMIN_PASSWORD": ("", "stack/.env")}
+    problems, warnings = secrets.check_stack_secrets(values, 16, production=False)
+    assert problems == [
+        "DASHBOARD_PASSWORD (stack/.env): is an upstream demo value (published in supabase docker/.env.example "
+        "or its compose file): replace it",
+        "GRAFANA_ADMIN_PASSWORD (stack/.env): empty: generate one (stack/bin/make_env.py) and redeploy",
+        "REDIS_PASSWORD (redis container's REDISCLI_AUTH): 10 characters, at least 16 required: generate a longer one",
+        "SECRET_KEY_BASE (realtime container's SECRET_KEY_BASE): is an upstream demo value (published in supabase "
+        "docker/.env.example or its compose file): replace it"]
+    assert warnings == []
+    assert all("insecure" not in p and "UpNV" not in p for p in problems), "values never appear"
+
+
+def test_secret_key_base_needs_64_characters():
+    """Seeded: a 48-character SECRET_KEY_BASE."""
+    values = {"SECRET_KEY_BASE": ("k" * 48, "stack/.env")}
+    assert secrets.check_stack_secrets(values, 16, production=True)[0] == [
+        "SECRET_KEY_BASE (stack/.env): 48 characters, at least 64 required: generate a longer one"]
+
+
+def test_realtime_enc_key_demo_value_is_a_warning_outside_production():
+    """Seeded: realtime's fixed upstream DB_ENC_KEY: a warning in development, a problem in production."""
+    values = {"REALTIME_DB_ENC_KEY": ("supabaserealtime", "realtime container's DB_ENC_KEY")}
+    note = ("REALTIME_DB_ENC_KEY (realtime container's DB_ENC_KEY): is an upstream demo value (published in "
+            "supabase docker/.env.example or its compose file): replace it")
+    assert secrets.check_stack_secrets(values, 16, production=True) == ([note], [])
+    problems, warnings = secrets.check_stack_secrets(values, 16, production=False)
+    assert problems == [] and warnings[0].startswith(note + " before production")
+
+
+def test_stack_secret_values_prefer_the_running_containers():
+    envs = {"db": {"POSTGRES_PASSWORD": "live-db"}, "realtime": {"SECRET_KEY_BASE": "live-skb"}}
+    file_env = {"POSTGRES_PASSWORD": "file-db", "GRAFANA_ADMIN_PASSWORD": "file-grafana", "SECRET_KEY_BASE": "f"}
+    values = secrets.stack_secret_values(envs.get, file_env, "stack/.env")
+    assert values == {"POSTGRES_PASSWORD": ("live-db", "db container's POSTGRES_PASSWORD"),
+                      "SECRET_KEY_BASE": ("live-skb", "realtime container's SECRET_KEY_BASE"),
+                      "GRAFANA_ADMIN_PASSWORD": ("file-grafana", "stack/.env")}

@@ -1,10 +1,10 @@
 """The local gateway's renderer turns stack/gateway/kong.yml into an nginx.conf with
 Kong's semantics, and refuses configs it cannot honour."""
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+import render_nginx as rn
 
 pytestmark = pytest.mark.unit
 
@@ -23,19 +23,11 @@ ENV = {
 
 
 @pytest.fixture(scope="module")
-def rn():
-    spec = importlib.util.spec_from_file_location("render_nginx", GATEWAY / "render_nginx.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture(scope="module")
 def kong_text():
     return (GATEWAY / "kong.yml").read_text()
 
 
-def render(rn, text, env=None):
+def render(text, env=None):
     return rn.render(rn.load_config(text, dict(ENV if env is None else env)))
 
 
@@ -46,8 +38,8 @@ def location(conf, prefix):
 
 
 @pytest.fixture(scope="module")
-def conf(rn, kong_text):
-    return render(rn, kong_text)
+def conf(kong_text):
+    return render(kong_text)
 
 
 def test_key_map_accepts_exactly_the_consumer_keys(conf):
@@ -106,20 +98,20 @@ def test_cors_origin_list_and_security_headers(conf):
         assert h in rest
 
 
-def test_cors_star_allows_any_origin(rn, kong_text):
-    conf = render(rn, kong_text, dict(ENV, CORS_ALLOWED_ORIGINS='"*"'))
+def test_cors_star_allows_any_origin(kong_text):
+    conf = render(kong_text, dict(ENV, CORS_ALLOWED_ORIGINS='"*"'))
     m = re.search(r"map \$http_origin \$gw_cors_origin_\d+_rest_v1_all \{(.*?)\}", conf, re.S)
     assert 'default $http_origin;' in m.group(1)  # credentials: echo the origin, as Kong does
 
 
-def test_rate_limits_and_ip_restriction(conf, rn, kong_text):
+def test_rate_limits_and_ip_restriction(conf, kong_text):
     assert re.search(r"limit_req_zone \$binary_remote_addr zone=gw_rl_\d+_rest_v1_all_second:10m rate=5000r/s;", conf)
     assert re.search(r"limit_req_zone \$binary_remote_addr zone=gw_rl_\d+_auth_v1_all_second:10m rate=200r/s;", conf)
     assert "limit_req_status 429;" in conf and "API rate limit exceeded" in conf
     assert "172.16.0.0/12 1;" in conf  # default admin allow list
     pg = location(conf, "/pg/")
     assert "Your IP address is not allowed" in pg
-    narrowed = render(rn, kong_text, dict(ENV, GATEWAY_ADMIN_ALLOW_CIDRS="10.1.0.0/16"))
+    narrowed = render(kong_text, dict(ENV, GATEWAY_ADMIN_ALLOW_CIDRS="10.1.0.0/16"))
     geo = re.search(r"geo \$gw_ipallow_\d+_meta_all \{(.*?)\}", narrowed, re.S).group(1)
     assert "10.1.0.0/16 1;" in geo and "172.16.0.0/12" not in geo
 
@@ -132,36 +124,36 @@ def test_capacity_settings(conf):
     assert "$request_uri" not in conf and "$http_authorization" not in conf
 
 
-def test_missing_env_var_is_named(rn, kong_text):
+def test_missing_env_var_is_named(kong_text):
     env = dict(ENV)
     del env["SUPABASE_SERVICE_KEY"]
     with pytest.raises(rn.RenderError, match=r"\$SUPABASE_SERVICE_KEY"):
-        render(rn, kong_text, env)
+        render(kong_text, env)
     with pytest.raises(rn.RenderError, match=r"\$GATEWAY_RATE_LIMIT_PER_SECOND"):
-        render(rn, kong_text, dict(ENV, GATEWAY_RATE_LIMIT_PER_SECOND=""))
+        render(kong_text, dict(ENV, GATEWAY_RATE_LIMIT_PER_SECOND=""))
 
 
-def test_unknown_plugin_is_rejected(rn, kong_text):
+def test_unknown_plugin_is_rejected(kong_text):
     bad = kong_text.replace("- name: acl\n", "- name: jwt-signer\n", 1)
     with pytest.raises(rn.RenderError, match="plugin 'jwt-signer' is not supported"):
-        render(rn, bad)
+        render(bad)
 
 
-def test_unknown_plugin_config_and_route_matchers_are_rejected(rn, kong_text):
+def test_unknown_plugin_config_and_route_matchers_are_rejected(kong_text):
     bad = kong_text.replace("policy: local", "policy: redis", 1)
     with pytest.raises(rn.RenderError, match="policy 'redis' is not supported"):
-        render(rn, bad)
+        render(bad)
     bad = kong_text.replace("strip_path: true\n", "strip_path: true\n        hosts: [a.example]\n", 1)
     with pytest.raises(rn.RenderError, match="unsupported key"):
-        render(rn, bad)
+        render(bad)
 
 
-def test_bad_key_value_is_rejected(rn, kong_text):
+def test_bad_key_value_is_rejected(kong_text):
     with pytest.raises(rn.RenderError, match="key-auth key"):
-        render(rn, kong_text, dict(ENV, SUPABASE_ANON_KEY='bad"key'))
+        render(kong_text, dict(ENV, SUPABASE_ANON_KEY='bad"key'))
 
 
-def test_cli_exits_2_with_message(rn, tmp_path, capsys, monkeypatch):
+def test_cli_exits_2_with_message(tmp_path, capsys, monkeypatch):
     for k in ENV:
         monkeypatch.delenv(k, raising=False)
     rc = rn.main(["--input", str(GATEWAY / "kong.yml"), "--output", str(tmp_path / "n.conf")])

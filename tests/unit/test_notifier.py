@@ -1,12 +1,10 @@
 """Pure logic of the alert notifier (stack/notifier): configuration, payload parsing,
 backoff and throttling decisions, and the test-time config generator. No stack."""
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "stack" / "notifier"))
 pytest.importorskip("apprise")
 
 from notifier import alerts, config, policy  # noqa: E402

@@ -1,21 +1,16 @@
 """Pure logic of the Realtime stand-in (stack/standins/standins/realtime): wire frames,
 JWT reasons, filters, presence diffs, rate counters, wal2json decoding. No network."""
 import json
-import sys
 import time
-from pathlib import Path
 
 import jwt
 import pytest
+from standins.realtime import auth, changes as C, filters as F, protocol as P
+from standins.realtime.config import Config
+from standins.realtime.limits import RateCounter
+from standins.realtime.presence import TopicPresence
 
 pytestmark = pytest.mark.unit
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "stack" / "standins"))
-
-from standins.realtime import auth, changes as C, filters as F, protocol as P  # noqa: E402
-from standins.realtime.config import Config  # noqa: E402
-from standins.realtime.limits import RateCounter  # noqa: E402
-from standins.realtime.presence import TopicPresence  # noqa: E402
 
 SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
 

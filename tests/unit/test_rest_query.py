@@ -1,15 +1,9 @@
 """Pure parsing of the REST stand-in (PostgREST-compatible): no database, no network."""
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "stack" / "standins"))
-
-from standins.rest import parse as P  # noqa: E402
-from standins.rest import sql as Q  # noqa: E402
-from standins.rest.errors import ApiError, pg_status  # noqa: E402
-from standins.rest.schema import Column, Table  # noqa: E402
+from standins.rest import parse as P
+from standins.rest import sql as Q
+from standins.rest.errors import ApiError, pg_status
+from standins.rest.schema import Column, Table
 
 
 def notes_table():

@@ -1,8 +1,12 @@
 """The target model reads env files and reports bad ones clearly."""
+import subprocess
+import sys
+
 import pytest
 
 from suite import redaction
-from suite.target import Target, TargetConfigError
+from suite.checks.secrets import STACK_SECRETS
+from suite.target import ROOT, SECRET_KEYS, Target, TargetConfigError
 
 def write(tmp_path, text):
     path = tmp_path / "prod.env"
@@ -44,8 +48,21 @@ def test_missing_file_is_named(tmp_path):
 
 def test_secrets_and_jwts_are_redacted(tmp_path):
     path = write(tmp_path, "SUPABASE_URL=https://x.test\nANON_KEY=anon-key-value-123\nSERVICE_ROLE_KEY=service-key-value-456\n"
-                           "DB_URL=postgresql://authenticator:db-password-789@127.0.0.1:5432/postgres\n")
+                           "DB_URL=postgresql://authenticator:db-password-789@127.0.0.1:5432/postgres\n"
+                           "NOTIFY_PAGER_WEBHOOK_URL=https://hooks.example.test/services/T0123/hook-token-xyz/webhooks?k=q1w2e3r4t5\n")
     t = Target.from_file(path)
     redaction.register(*t.secrets())
-    text = redaction.redact("key anon-key-value-123 pw db-password-789 jwt eyJhbGciOi.eyJyb2xlIjoiYW5vbiJ9.abcdefghijklmnop")
-    assert "anon-key-value-123" not in text and "db-password-789" not in text and "eyJ" not in text
+    text = redaction.redact("key anon-key-value-123 pw db-password-789 jwt eyJhbGciOi.eyJyb2xlIjoiYW5vbiJ9.abcdefghijklmnop"
+                            " hook /services/T0123/hook-token-xyz/webhooks?k=q1w2e3r4t5")
+    assert text == "key [REDACTED] pw [REDACTED] jwt [REDACTED] hook /services/T0123/[REDACTED]/webhooks?k=[REDACTED]"
+
+
+def test_importable_without_the_venv():
+    """stack/bin's scripts run before the venv exists (`make up`) and read env files through it."""
+    code = "import sys; sys.path.insert(0, '.'); import suite.target, suite.redaction"
+    subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=ROOT, check=True)
+
+
+def test_the_hardening_checks_judge_every_secret_key():
+    """suite/checks/secrets.py locates each secret in the running stack: the same keys, one list."""
+    assert sorted(STACK_SECRETS) == sorted(SECRET_KEYS)

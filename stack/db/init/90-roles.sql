@@ -97,3 +97,26 @@ BEGIN
   END LOOP;
 END
 $$;
+
+-- The monitoring role reads what the security checks need and the API role may not
+-- (suite/checks/db_security.py): pg_hba rules, and each login role's password method,
+-- never the hash (pg_authid is superuser-only). Schema monitoring is not exposed.
+CREATE SCHEMA IF NOT EXISTS monitoring;
+REVOKE ALL ON SCHEMA monitoring FROM PUBLIC;
+GRANT USAGE ON SCHEMA monitoring TO metrics_reader;
+CREATE OR REPLACE FUNCTION monitoring.role_password_methods()
+RETURNS TABLE (role_name name, method text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = ''
+AS $$
+  SELECT rolname,
+         CASE WHEN rolpassword IS NULL THEN 'none'
+              WHEN rolpassword LIKE 'SCRAM-SHA-256$%' THEN 'scram-sha-256'
+              WHEN rolpassword ~ '^md5[0-9a-f]{32}$' THEN 'md5'
+              ELSE 'plain' END
+  FROM pg_catalog.pg_authid WHERE rolcanlogin
+$$;
+REVOKE ALL ON FUNCTION monitoring.role_password_methods() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION monitoring.role_password_methods() TO metrics_reader;
+GRANT SELECT ON pg_catalog.pg_hba_file_rules TO metrics_reader;
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO metrics_reader;

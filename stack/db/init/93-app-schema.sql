@@ -40,7 +40,9 @@ CREATE TABLE IF NOT EXISTS public.team_docs (
 CREATE INDEX IF NOT EXISTS team_docs_team_id_idx ON public.team_docs (team_id);
 
 -- SECURITY DEFINER so policies on team_docs/teams can read team_members without
--- recursing through team_members' own policy.
+-- recursing through team_members' own policy. It answers only "is the caller a member",
+-- has a fixed search_path, and only authenticated (whose policies call it) and
+-- service_role may execute it (allow-listed in thresholds.yaml database_security).
 CREATE OR REPLACE FUNCTION public.is_team_member(team_id bigint) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = ''
@@ -50,8 +52,8 @@ AS $$
     WHERE m.team_id = $1 AND m.user_id = auth.uid()
   )
 $$;
-REVOKE ALL ON FUNCTION public.is_team_member(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION public.is_team_member(bigint) TO anon, authenticated, service_role;
+REVOKE ALL ON FUNCTION public.is_team_member(bigint) FROM PUBLIC, anon;
+GRANT EXECUTE ON FUNCTION public.is_team_member(bigint) TO authenticated, service_role;
 
 -- created_by never changes on UPDATE (otherwise a member could take over a doc and
 -- then delete it); the old value is kept silently.

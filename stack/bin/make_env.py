@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 
 STACK = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(STACK.parent))  # suite.target needs only the standard library
+from suite.target import TargetConfigError, read_env_file  # noqa: E402 - the one env-file reader
+
 KEY_LIFETIME_S = 5 * 365 * 24 * 3600  # keys are rotated by regenerating .env
 REQUIRED = ("POSTGRES_PASSWORD", "JWT_SECRET", "ANON_KEY", "SERVICE_ROLE_KEY", "REDIS_PASSWORD")
 
@@ -52,16 +55,6 @@ def fresh_values() -> dict[str, str]:
         "GRAFANA_ADMIN_PASSWORD": secrets.token_urlsafe(18),
         "SECRET_KEY_BASE": secrets.token_urlsafe(48),
     }
-
-
-def read_env(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip().strip('"').strip("'")
-    return values
 
 
 def render(example: str, values: dict[str, str]) -> str:
@@ -100,7 +93,11 @@ def main() -> int:
     env_file: Path = args.env_file
 
     if env_file.exists():
-        values = read_env(env_file)
+        try:
+            values = read_env_file(env_file)
+        except TargetConfigError as exc:
+            print(f"{exc} — the file is left as it is.", file=sys.stderr)
+            return 2
         missing = [k for k in REQUIRED if not values.get(k)]
         if missing:
             print(f"{env_file}: missing required keys {', '.join(missing)}; "
