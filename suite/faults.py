@@ -281,11 +281,23 @@ def _system_setting(name: str, value: str, healthy: str) -> Callable[[Injection]
 INACTIVE_SLOT = "suite_fault_inactive_slot"
 
 
+def _slots_caught_up(i: Injection) -> bool:
+    bound = LIMITS.promises.invariants.inactive_slot_max_wal_bytes
+    if i.query(f"select coalesce(max(pg_current_wal_lsn() - restart_lsn), 0) <= {bound} from pg_replication_slots"):
+        return True
+    i.query("CHECKPOINT")
+    return False
+
+
 def _inactive_slot(i: Injection) -> None:
     """A physical slot nobody reads, then enough WAL behind it to pass the bound: one real
     segment switch per segment (a logical message gives each switch something to close)."""
     i.require(f"select not exists (select 1 from pg_replication_slots where slot_name = '{INACTIVE_SLOT}')",
               f"replication slot {INACTIVE_SLOT} already exists (a previous run left it?)")
+    # Undone last: the WAL also sits behind realtime's logical slot until it decodes a
+    # running-xacts record past it; a checkpoint logs one, then realtime's next poll moves it.
+    i.change(lambda: None, lambda: poll(lambda: _slots_caught_up(i), what="every replication slot back under "
+                                        "the retained-WAL bound", timeout=LIMITS.stack.fault_recovery_s, interval=1))
     i.sql(f"SELECT pg_create_physical_replication_slot('{INACTIVE_SLOT}', true)",
           f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{INACTIVE_SLOT}'")
     segments = LIMITS.promises.invariants.inactive_slot_max_wal_bytes // (16 << 20) + 2

@@ -652,7 +652,9 @@ def render(cfg, error_log="/dev/stderr", tls=None):
     a("    tcp_nodelay on;")
     a("    keepalive_timeout 65s;")
     a("    client_max_body_size 100m;")
-    a("    resolver %s valid=10s ipv6=off;" % RESOLVER)
+    # Re-resolve upstreams every 2 s: a recreated service gets a new address, and its
+    # healthcheck (every 5 s) turns healthy only after the old address has expired here.
+    a("    resolver %s valid=2s ipv6=off;" % RESOLVER)
     a("    resolver_timeout 3s;")
     a("    proxy_buffering on;")
     a("    client_body_temp_path /run/gateway/client_body;")

@@ -31,7 +31,7 @@ def test_dead_gateway_fails_fast_as_unreachable(dead_target, tmp_path):
     """Catches: a suite that hangs on a dead target, reports it as ordinary assertion
     failures without the address, or drowns the reason in tracebacks."""
     env_file, url = dead_target
-    run = run_suite(["-m", "smoke", "--target", str(env_file)], tmp_path / "reports",
+    run = run_suite(["-m", "smoke", f"--target={env_file}"], tmp_path / "reports",
                     env={"SUITE_TARGET": "", "SUITE_STACK_ENV": ""})
     print(f"smoke against a dead gateway: exit {run.returncode} in {run.seconds:.1f} s")
 
