@@ -43,7 +43,7 @@ def as_b(gateway, user_b):
 def inspected(target, stack) -> list[dict]:
     """`docker inspect` of the target's containers, through the stack layer (their environment
     holds secrets: judges never print values); skips where the machine cannot be reached."""
-    reason = containers.unreachable_reason(target)
+    reason = containers.unreachable_reason(stack)
     if reason:
         pytest.skip(reason)
-    return containers.fetch_inspect(stack)
+    return stack.inspect()

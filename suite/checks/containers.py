@@ -10,7 +10,6 @@ one set of judges decides for the repository's files and for what runs.
 from __future__ import annotations
 
 import ipaddress
-import json
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -108,17 +107,6 @@ def from_inspect(inspected: list[dict]) -> list[Container]:
                              pids_limit=_pids(host.get("PidsLimit")), binds=binds, ports=ports,
                              restarts=int(c.get("RestartCount") or 0), oom_killed=bool(state.get("OOMKilled"))))
     return sorted(out, key=lambda c: (c.service, c.name))
-
-
-def parse_inspect(text: str) -> list[dict]:
-    """`docker inspect` output (one JSON array, or arrays one after another)."""
-    decoder, out, i, text = json.JSONDecoder(), [], 0, text.strip()
-    while i < len(text):
-        value, i = decoder.raw_decode(text, i)
-        out += value if isinstance(value, list) else [value]
-        while i < len(text) and text[i].isspace():
-            i += 1
-    return out
 
 
 # ---- judges -------------------------------------------------------------------------------
@@ -221,14 +209,6 @@ def check_restarts(containers: list[Container], where: str) -> list[str]:
 
 
 # ---- thin readers (through the stack layer) -------------------------------------------------
-def fetch_inspect(stack) -> list[dict]:
-    """`docker inspect` of every container of the stack's Compose project, on its machine.
-    Holds the containers' environment (secrets): keep values out of messages."""
-    ids = stack.machine.docker(f"listing the containers of project {stack.project}", "ps", "-aq",
-                               "--filter", f"label=com.docker.compose.project={stack.project}").split()
-    return parse_inspect(stack.machine.docker("inspecting the containers", "inspect", *ids)) if ids else []
-
-
 def environment(inspected: list[dict], service: str) -> dict[str, str] | None:
     """The environment of the service's (first) container; None when it has none."""
     for c in inspected:
@@ -248,11 +228,11 @@ def project_dir(inspected: list[dict]) -> str | None:
     return None
 
 
-def unreachable_reason(target) -> str | None:
-    """Why the target's containers cannot be read (a deployed target without SUITE_HOST)."""
-    if target.is_local or (target.env.get("SUITE_HOST") or "").strip().lower() not in ("", "absent"):
+def unreachable_reason(stack) -> str | None:
+    """Why the stack's containers cannot be read (a deployed target without SUITE_HOST)."""
+    if stack.reachable:
         return None
-    return (f"{target.name} declares no SUITE_HOST: the deployed stack's containers (their settings, "
+    return (f"{stack.target.name} declares no SUITE_HOST: the deployed stack's containers (their settings, "
             f"environment and restarts) cannot be read")
 
 

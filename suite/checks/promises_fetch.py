@@ -117,11 +117,6 @@ REALTIME_LIMIT_KEYS = {"TENANT_MAX_CONCURRENT_USERS": "max_concurrent_users",
                        "TENANT_MAX_EVENTS_PER_SECOND": "max_events_per_second"}
 
 
-def containers_readable(stack: Stack) -> bool:
-    """The services' containers can be read: the local stack, or a target naming its machine."""
-    return stack.target.is_local or bool(stack.target.env.get("SUITE_HOST"))
-
-
 def service_env(stack: Stack, service: str, keys: tuple[str, ...]) -> dict[str, str]:
     """The named settings of a service from its running container's environment."""
     values = stack.env_values(service, keys)

@@ -19,9 +19,8 @@ OVERLAYS = ["base", "local", "staging", "prod"]
 @pytest.fixture(scope="module")
 def live_inspect(infra_target) -> list[dict] | None:
     """The running containers (None when the target's machine cannot be reached)."""
-    if containers.unreachable_reason(infra_target):
-        return None
-    return containers.fetch_inspect(Stack(infra_target))
+    stack = Stack(infra_target)
+    return None if containers.unreachable_reason(stack) else stack.inspect()
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +66,7 @@ def test_auth_service_settings(live_inspect, infra_target, declared):
     """Catches: no SMTP sender in production (or with autoconfirm off), access tokens over an
     hour, passwords shorter than 8 characters, refresh-token rotation off."""
     if live_inspect is None:
-        pytest.skip(containers.unreachable_reason(infra_target))
+        pytest.skip(containers.unreachable_reason(Stack(infra_target)))
     env = containers.environment(live_inspect, "auth")
     if env is None:
         pytest.fail(f"{infra_target.name}: no auth container is running", pytrace=False)

@@ -10,6 +10,7 @@ import redis
 
 from suite.checks import db_security, promises
 from suite.checks import promises_fetch as fetch
+from suite.checks.containers import unreachable_reason
 from suite.clients import TargetUnreachable, safe_url
 from suite.thresholds import LIMITS
 from suite.waiting import poll
@@ -59,8 +60,9 @@ def monitor(target, require):
 @pytest.fixture(scope="module")
 def containers(stack):
     """The stack layer, where the services' containers can be read (local, or SUITE_HOST)."""
-    if not fetch.containers_readable(stack):
-        pytest.skip(f"{stack.target.name} declares no SUITE_HOST: the services' containers cannot be read")
+    reason = unreachable_reason(stack)
+    if reason:
+        pytest.skip(reason)
     return stack
 
 
@@ -163,7 +165,7 @@ def test_realtime_limits_carry_the_declared_load(target, stack, require, declare
     WebSocket load: the server refuses the users beyond it. The running container's
     environment on a stack whose containers are readable, else the server's
     realtime_tenant_limit series."""
-    if fetch.containers_readable(stack):
+    if stack.reachable:
         limits = fetch.fetch_realtime_limits_env(stack)
     else:
         require("prometheus")

@@ -132,7 +132,3 @@ def test_compose_config_facts():
         "(suite/checks/containers.py HOST_MOUNTS_ALLOWED): remove the mount or declare it with its reason",
         "live: service redis: port 6379 published on 0.0.0.0:6379, beyond loopback, and the target does not "
         "declare REDIS_PUBLIC=true: bind it to 127.0.0.1 (BIND_ADDRESS) or declare it"]
-
-
-def test_parse_inspect_reads_concatenated_arrays():
-    assert containers.parse_inspect('[{"a": 1}]\n[{"b": 2}]\n') == [{"a": 1}, {"b": 2}]
