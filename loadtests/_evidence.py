@@ -125,7 +125,7 @@ def _realtime(seen: Series, held: Callable[[float, float], int], resolution: flo
     t, v, h = min(judged, key=lambda x: x[1] / x[2])
     return Check(name, 1.0, round(v / h, 4), v >= h,
                  detail=f"realtime_connections_connected {v:g} while the generator held {h} "
-                        f"(worst of {len(judged)} scrape(s))")
+                        f"(worst of {len(judged)} scrape(s))", bound="min")
 
 
 def _db_connections(backends: Series, max_connections: float | None, limit: float) -> Check:

@@ -22,7 +22,8 @@ from suite.waiting import poll
 from . import _evidence, _mix
 from ._generator import Cost, freeze_heap, raise_open_files
 from ._run import LoadRun
-from ._settings import LOAD, ROOT, target
+from ._settings import LOAD, ROOT, add_options, bind, target
+from ._verdict import REQUEST
 
 log = logging.getLogger("loadtests")
 PROCESS = f"{socket.gethostname()}-{os.getpid()}"
@@ -35,8 +36,10 @@ TAB = "load-verdict"
 PROC = {"fd_budget": 0, "reserved": 0, "env": None, "run": None, "cost": None, "concluding": None}
 
 
-def run() -> LoadRun:
-    """The run in progress in this process (users call it from on_start)."""
+def run(environment=None) -> LoadRun:
+    """The run in progress in this process (users call it from on_start, with their environment)."""
+    if environment is not None:
+        setup(environment)
     if PROC["run"] is None:  # a user spawned before this process saw test_start
         PROC["run"] = LoadRun(PROCESS)
     return PROC["run"]
@@ -51,29 +54,51 @@ def _options(parser):
     parser.add_argument("--expect-ws", type=int, default=0,
                         help="WebSocket connections the run must hold (default: the peak number of "
                              "WebSocket users Locust ran)")
+    add_options(parser)
 
 
-@events.init.add_listener
-def _init(environment, **_):
+def setup(environment) -> None:
+    """This process's part of init, done once: by the init event, or by the first user or test
+    start when a worker gets the master's first spawn message before its init event has run."""
     global PROCESS
+    if PROC["env"] is not None:
+        return
     PROCESS = f"{socket.gethostname()}-{os.getpid()}"  # --processes forks after import: name each child here
-    PROC["env"] = environment
-    runner = environment.runner
+    bind(environment.parsed_options)
+    # loading the target may yield to other greenlets: the process counts as set up only after it
     tgt = target(getattr(environment.parsed_options, "target", None))  # fail early on a bad target file
     for cls in {*environment.user_classes, *(environment.available_user_classes or {}).values()}:
         # the target model, not --host, decides where traffic goes
         cls.host = tgt.url("gateway")
+    PROC["env"] = environment
+
+
+@events.init.add_listener
+def _init(environment, **_):
+    setup(environment)
+    runner = environment.runner
     if not isinstance(runner, MasterRunner):
         PROC["fd_budget"] = raise_open_files()
         gevent.spawn(_reporter, environment)
+        environment.events.request.add_listener(_book_request)
     if not isinstance(runner, WorkerRunner):
         runner.register_message(MESSAGE, lambda environment, msg, **_: run().receive(msg.node_id, msg.data))
+        # workers keep every class: the master's counts name them
+        environment.user_classes[:] = _mix.wanted(list(environment.user_classes))
         log.info("user mix: %s", _mix.describe(list(environment.user_classes)))
         if environment.web_ui:
             _extend_web_ui(environment)
     else:
         runner.register_message(RAMPED_MESSAGE, lambda *_, **__: run().ramped.set())
         runner.register_message(FINAL_MESSAGE, lambda environment, **__: _final(environment))
+
+
+def _book_request(request_type, name, response_time, exception=None, **_) -> None:
+    """An API or database request's time as a raw sample, so the verdict splits ramp and hold
+    (WebSocket users book their own measurements)."""
+    current = PROC["run"]
+    if current is not None and exception is None and request_type != "WS":
+        current.book.add(REQUEST + name, response_time)
 
 
 def reserve_descriptor() -> bool:
@@ -108,6 +133,7 @@ def _reporter(environment) -> None:
 
 @events.test_start.add_listener
 def _start(environment, **_):
+    setup(environment)
     runner = environment.runner
     if PROC["concluding"] is not None:  # the previous run's verdict first (web UI: a new run right away)
         PROC["concluding"].join(timeout=LOAD.hub.verdict_s)

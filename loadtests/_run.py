@@ -12,7 +12,8 @@ from typing import Callable
 import gevent.event
 
 from . import _verdict
-from ._samples import SampleBook
+from ._samples import SampleBook, buckets
+from ._settings import LOAD
 from ._verdict import Check
 
 HELD = "ws held "  # + process: the series of its held-connection count, one sample per change
@@ -81,6 +82,21 @@ class LoadRun:
         instants = [t0] + [t for times, _ in series for t in times if t0 < t <= t1]
         return int(min(at(t) for t in instants)) if series else 0
 
+    def timeline(self, bucket_s: float) -> dict:
+        """Latency over time, for the report's chart (suite/load_report.py): per WebSocket
+        message type with samples, p50/p99 per `bucket_s` from the run's start, and where the
+        hold starts (None: stopped during the ramp), so the ramp is told apart from the hold."""
+        start = self.times["start"]
+        end = self.times.get("stop", time.time())
+        series = {}
+        for kind in _verdict.WS_TYPES:
+            name = f"ws {kind}"
+            if len(self.merged.values.get(name, ())):
+                series[kind] = buckets(self.merged.times[name], self.merged.values[name], start, bucket_s)
+        hold = self.times.get("hold")
+        return {"bucket_s": bucket_s, "hold_start_s": None if hold is None else round(hold - start, 1),
+                "end_s": round(end - start, 1), "series": series}
+
     # ---- the verdict ----------------------------------------------------------------
     def judge(self, *, entries: list, exceptions: int, ws_classes: set[str], produced: frozenset[str],
               expect_ws: int = 0, target_name: str = "", evidence: Callable | None = None,
@@ -94,13 +110,13 @@ class LoadRun:
         expected = expect_ws or ws_users
         checks, ws = (_verdict.websocket_checks(self.merged, phases, expected, produced)
                       if (ws_users or expected) else ([], {}))
-        api_checks, api = _verdict.request_checks(entries, "api", "api ")
-        db_checks, db = _verdict.request_checks(entries, "database", "db ")
+        api_checks, api = _verdict.request_checks(self.merged, entries, phases, "api", "api ")
+        db_checks, db = _verdict.request_checks(self.merged, entries, phases, "database", "db ")
         checks += api_checks + db_checks
-        samples = sum(len(v) for name, v in self.merged.values.items() if not name.startswith(HELD))
+        samples = sum(len(v) for name, v in self.merged.values.items() if name.startswith("ws "))
         traffic = sum(e.num_requests for e in entries) + samples
         checks.append(Check("generator traffic (requests + samples)", 1, traffic, traffic >= 1,
-                            detail="a run that sent nothing proves nothing"))
+                            detail="a run that sent nothing proves nothing", bound="min"))
         checks.append(_verdict.at_most("generator exceptions in user code", exceptions, 0))
         server: dict = {"skipped": evidence_skipped}
         if evidence is not None:
@@ -115,7 +131,7 @@ class LoadRun:
                                               "hold_s": round(end - hold, 1)},
             "user_classes": self.user_classes, "verdict": self.verdict,
             "websocket": ws, "api": api, "database": db, "server": server,
-            "counters": dict(self.merged.counters),
+            "counters": dict(self.merged.counters), "timeline": self.timeline(LOAD.report.timeline_bucket_s),
             "generator": {"processes": self.costs, "connections": total_conns,
                           "kb_per_connection": round(grown * 1024 / total_conns, 1) if total_conns else None},
         }

@@ -70,6 +70,22 @@ def percentile(ordered: list[float], p: float) -> float | None:
     return ordered[rank - 1]
 
 
+def buckets(times, values, origin: float, width: float) -> list[dict]:
+    """Samples in consecutive `width`-second buckets from `origin`: each non-empty bucket's
+    start (s after origin), count, p50 and p99 (nearest rank). Empty buckets are left out
+    (a gap is no measurement, not a zero latency)."""
+    by_bucket: dict[int, list[float]] = defaultdict(list)
+    for t, v in zip(times, values):
+        if t >= origin:
+            by_bucket[int((t - origin) // width)].append(v)
+    rows = []
+    for i, found in sorted(by_bucket.items()):
+        found.sort()
+        rows.append({"start_s": round(i * width, 3), "count": len(found),
+                     "p50": _round(percentile(found, 50)), "p99": _round(percentile(found, 99))})
+    return rows
+
+
 def describe(ordered: list[float]) -> dict:
     return {"count": len(ordered), **{f"p{p}": _round(percentile(ordered, p)) for p in (50, 95, 99)},
             "max": _round(ordered[-1] if ordered else None)}

@@ -10,6 +10,7 @@ from ._settings import LOAD
 
 WS_TYPES = ("connect", "join", "heartbeat", "broadcast", "presence", "postgres_changes")
 RAMPED = ("connect", "join")  # happen during the ramp by nature: judged over the whole run
+REQUEST = "req "  # + Locust request name: the samples of API and database requests (_hub books them)
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Check:
     unit: str = ""
     detail: str = ""
     judged: bool = True  # False: not enough samples to judge (a non-verdict, never a pass)
+    bound: str = "max"   # "max": measured at most the limit; "min": at least (the report's margin sign)
 
     def line(self) -> str:
         if not self.judged:
@@ -37,8 +39,8 @@ class Check:
         return text + (f"; {self.detail}" if self.detail else "")
 
 
-def not_judged(slo: str, limit: float, why: str) -> Check:
-    return Check(slo, limit, None, True, detail=why, judged=False)
+def not_judged(slo: str, limit: float, why: str, unit: str = "") -> Check:
+    return Check(slo, limit, None, True, unit, detail=why, judged=False)
 
 
 def at_most(slo: str, measured: float | None, limit: float, unit: str = "", detail: str = "") -> Check:
@@ -54,7 +56,7 @@ def p95_check(slo: str, p50: float, p95: float, worst: float, count: int, limit:
     if p50 > limit:
         return at_most(slo, round(p50, 2), limit, " ms", detail=f"the median of {count} samples: p95 is higher still")
     return not_judged(slo, limit, f"{count} samples (a p95 needs {least}), median {p50:g} ms, worst {worst:g} ms "
-                                  f"over the {limit:g} ms limit")
+                                  f"over the {limit:g} ms limit", " ms")
 
 
 def websocket_checks(book: SampleBook, phases: dict, expected: int,
@@ -69,12 +71,13 @@ def websocket_checks(book: SampleBook, phases: dict, expected: int,
         at_most("websocket postgres changes lost", c.get("ws postgres_changes lost", 0), slo.postgres_changes_lost),
         at_most("websocket postgres changes inserts failed", c.get("ws postgres_changes insert failed", 0),
                 slo.postgres_changes_insert_failures),
+        at_most("websocket channels closed by the server", c.get("ws channel errors", 0), slo.channel_errors),
     ]
     peak = int(sum(book.gauges.get("ws peak open", {}).values()))  # per process peaks, summed
     if expected:
         ratio = peak / expected
         checks.append(Check("websocket connections held / requested", slo.min_held_ratio, round(ratio, 4),
-                            ratio >= slo.min_held_ratio, detail=f"{peak} of {expected}"))
+                            ratio >= slo.min_held_ratio, detail=f"{peak} of {expected}", bound="min"))
     stats: dict = {"peak_open": peak, "expected": expected}
     limits = vars(slo.latency_p95_ms)
     for kind in WS_TYPES:
@@ -88,13 +91,17 @@ def websocket_checks(book: SampleBook, phases: dict, expected: int,
                                     percentile(values, 95), values[-1], len(values), limits[kind]))
         elif not values and kind in produced:
             checks.append(Check(f"websocket {kind} samples ({judged})", 1, None, False,
-                                detail="none, though users that measure it ran: the messages never arrived"))
+                                detail="none, though users that measure it ran: the messages never arrived",
+                                bound="min"))
     return checks, stats
 
 
-def request_checks(stats_entries, group: str, prefix: str) -> tuple[list[Check], dict]:
-    """API or database requests from Locust's own statistics (mergeable histograms, summed
-    by the master from every worker)."""
+def request_checks(book: SampleBook, stats_entries, phases: dict, group: str,
+                   prefix: str) -> tuple[list[Check], dict]:
+    """API or database requests: counts and failures from Locust's statistics (summed by the
+    master over every worker, the whole run), latency from the raw samples every generator
+    process ships (exact, not Locust's rounded buckets), judged over the hold like WebSocket
+    messages: the ramp's connect storm is reported apart, not judged."""
     slo = getattr(LOAD.slo, group)
     limits = vars(slo.latency_p95_ms)
     checks, table = [], {}
@@ -104,13 +111,16 @@ def request_checks(stats_entries, group: str, prefix: str) -> tuple[list[Check],
             continue
         total += entry.num_requests
         failures += entry.num_failures
-        p95 = entry.get_response_time_percentile(0.95)
+        name = REQUEST + entry.name
+        per_phase = {ph: describe(book.window(name, start, end)) for ph, (start, end) in phases.items()}
         table[entry.name] = {"method": entry.method, "requests": entry.num_requests, "failures": entry.num_failures,
-                             "p50": entry.get_response_time_percentile(0.5), "p95": p95,
-                             "p99": entry.get_response_time_percentile(0.99)}
-        limit = limits.get(entry.name, limits["default"])
-        checks.append(p95_check(f"{group} {entry.name} p95", entry.get_response_time_percentile(0.5), p95,
-                                entry.max_response_time, entry.num_requests, limit))
+                             **per_phase}
+        judged = "hold" if per_phase["hold"]["count"] else "run"  # a run stopped in its ramp: all of it
+        values = book.window(name, *phases[judged])
+        if values:  # none: every request failed, which the error ratio judges
+            checks.append(p95_check(f"{group} {entry.name} p95 ({judged})", percentile(values, 50),
+                                    percentile(values, 95), values[-1], len(values),
+                                    limits.get(entry.name, limits["default"])))
     if total:
         checks.append(at_most(f"{group} error ratio", round(failures / total, 4), slo.error_ratio,
                               detail=f"{failures} of {total}"))

@@ -2,8 +2,10 @@
 schema (reads of own notes and public announcements, note writes), and auth sign-in and
 refresh at a configurable rate.
 
-Settings: LOAD_API_WRITE_SHARE (0.2: share of REST calls that write), LOAD_AUTH_RATE
-(0.2: sign-ins + refreshes per second per AuthUser; each sign-in costs a bcrypt)."""
+Settings (Locust options, each also an environment variable): --api-write-share (0.2: share of
+REST calls that write), --auth-rate (0.2: sign-ins + refreshes per second per AuthUser; each
+sign-in costs a bcrypt). ApiUsers keep their sessions refreshed before the JWT expires
+(_session.Session)."""
 from __future__ import annotations
 
 import random
@@ -16,21 +18,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from locust import FastHttpUser, constant_throughput, task  # noqa: E402
 
-from loadtests import _hub  # noqa: E402,F401  (registers the verdict)
-from loadtests._accounts import RUN, account  # noqa: E402
-from loadtests._settings import number, target  # noqa: E402
-
-WRITE_SHARE = number("LOAD_API_WRITE_SHARE", 0.2)
-AUTH_RATE = number("LOAD_AUTH_RATE", 0.2, minimum=0.001)
+from loadtests import _hub  # noqa: E402  (registers the verdict)
+from loadtests._accounts import RUN, session  # noqa: E402
+from loadtests._settings import S, target  # noqa: E402
 
 
 class _Signed(FastHttpUser):
     abstract = True
 
+    def __init__(self, environment) -> None:
+        _hub.setup(environment)  # the host, before FastHttpUser requires it (a worker's init may come later)
+        super().__init__(environment)
+
     def on_start(self) -> None:
-        tgt = target()
-        self.user = account()
-        self.headers = {"apikey": tgt.anon_key, "Authorization": f"Bearer {self.user.access_token}"}
+        self.session = session()
+        self.user = self.session.user
+
+    @property
+    def headers(self) -> dict:
+        return {"apikey": target().anon_key, "Authorization": f"Bearer {self.session.token()}"}
 
 
 class ApiUser(_Signed):
@@ -39,7 +45,7 @@ class ApiUser(_Signed):
 
     @task(5)
     def read_own_notes(self) -> None:
-        if random.random() < WRITE_SHARE:
+        if random.random() < S.api_write_share:
             self.write_note()
             return
         self.client.get("/rest/v1/notes?select=id,body&order=id.desc&limit=20", headers=self.headers,
@@ -62,7 +68,9 @@ class ApiUser(_Signed):
 
 class AuthUser(_Signed):
     """Sign-in and refresh at LOAD_AUTH_RATE per user: the auth service's bcrypt is the cost."""
-    wait_time = constant_throughput(AUTH_RATE)
+
+    def wait_time(self) -> float:
+        return constant_throughput(S.auth_rate)(self)
     mix_parts, mix_cap = 1, 5  # one user in 10, at most 5: a bcrypt a second in all at the default rate
 
     @task

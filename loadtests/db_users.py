@@ -1,7 +1,7 @@
 """Database users: psycopg through the published endpoint as `authenticator` (never the
 superuser), acting as a signed-in user under RLS the way PostgREST does (SET LOCAL ROLE +
 request.jwt.claims): reads, writes, short transactions, and connection churn.
-Settings: LOAD_DB_WAIT_S (0.5: think time between operations)."""
+Settings: --db-wait-s (LOAD_DB_WAIT_S; 0.5: think time between operations)."""
 from __future__ import annotations
 
 import json
@@ -16,21 +16,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg  # noqa: E402
 from locust import User, constant, task  # noqa: E402
 
-from loadtests import _hub  # noqa: E402,F401
-from loadtests._accounts import RUN, account  # noqa: E402
-from loadtests._settings import number, target  # noqa: E402
+from loadtests import _hub  # noqa: E402
+from loadtests._accounts import RUN, session  # noqa: E402
+from loadtests._settings import S, target  # noqa: E402
 from suite.clients import connect_db  # noqa: E402
 
 
 class DatabaseUser(User):
-    wait_time = constant(number("LOAD_DB_WAIT_S", 0.5))
+    def wait_time(self) -> float:
+        return constant(S.db_wait_s)(self)
     mix_parts, mix_cap = 1, 20  # one user in 10 of the run, at most 20 connections: _mix.py
 
     def on_start(self) -> None:
+        _hub.setup(self.environment)  # settings and target, even before this worker's init event
         tgt = target()
         if not tgt.has("db"):
             raise SystemExit(f"database scenario: {tgt.absent.get('db', 'the target declares no DB_URL')}")
-        self.user = account()
+        self.user = session().user  # claims without expiry: the database never sees its JWT
         self.claims = json.dumps({"sub": self.user.id, "role": "authenticated"})
         self.conn = self._connect()
 

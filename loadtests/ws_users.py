@@ -2,19 +2,25 @@
 one connection, joins its group's topic, sends heartbeats on a fixed timetable, publishes
 broadcasts carrying their send time, and (some) track presence.
 
-Settings: LOAD_WS_HEARTBEAT_S (25, as supabase-js), LOAD_WS_TOPIC_SIZE (100 connections
-share a topic: fan-out per broadcast), LOAD_WS_BROADCAST_S (10: each topic's publisher
-period), LOAD_WS_PRESENCE_EVERY (50: one connection in N tracks presence; 0 = none),
-LOAD_WS_PRESENCE_S (20: trackers update their presence on this timetable, so the hold phase
-has presence samples too, not only the ramp's first tracks),
-LOAD_WS_CONNECT_SPREAD_S (1: random delay before connecting, so Locust's per-second spawn
-burst does not become a connect storm).
+Every measurement is recorded twice: as a raw sample for the verdict (_run.py) and as a
+Locust request event of type WS named by message type and phase (`heartbeat [hold]`,
+`connect [ramp]`, ...), so Locust's tables, CSV files and charts show each one over time.
 
-PostgresChangesUser (one user in 10 of the run, at most LOAD_WS_PG_USERS, default 20; 0 = none;
+Settings (`locust --help`, group "load scenarios"; each also an environment variable):
+--ws-heartbeat-s (25, as supabase-js), --ws-topic-size (100 connections share a topic: the
+fan-out per broadcast), --ws-broadcast-s (10: each topic's publisher period),
+--ws-presence-every (50: one connection in N tracks presence; 0 = none), --ws-presence-s (20:
+trackers update their presence on this timetable, so the hold has presence samples too),
+--ws-connect-spread-s (1: random delay before connecting, so Locust's per-second spawn burst
+does not become a connect storm).
+
+PostgresChangesUser (one user in 10 of the run, at most --ws-pg-users, default 20; 0 = none;
 the mix: _mix.py; they connect once the ramp is over): a signed-in account subscribed to
-INSERTs on its own room of public.messages (RLS: owner only), inserting a row through REST every LOAD_WS_PG_INSERT_S
-(10) on a fixed timetable; each insert's event is timed from the insert's send
-("ws postgres_changes"), and one not delivered within LOAD_WS_PG_LOST_S (15) counts as lost."""
+INSERTs on its own room of public.messages (RLS: owner only), inserting a row through REST
+every --ws-pg-insert-s (10) on a fixed timetable; each insert's event is timed from the
+insert's send, and one not delivered within --ws-pg-lost-s (15) counts as lost. Its session
+is refreshed before the JWT expires and the new token sent on its channel (`access_token`),
+as supabase-js does, so soak runs outlive the token."""
 from __future__ import annotations
 
 import itertools
@@ -33,19 +39,11 @@ import websocket  # noqa: E402  (websocket-client: works under gevent, as Locust
 from locust import User, task  # noqa: E402
 
 from loadtests import _hub  # noqa: E402
-from loadtests._accounts import RUN, account  # noqa: E402
-from loadtests._settings import integer, number, target  # noqa: E402
+from loadtests._accounts import RUN, session  # noqa: E402
+from loadtests._session import RETRY_S  # noqa: E402
+from loadtests._settings import S, target  # noqa: E402
 from suite.clients import Gateway  # noqa: E402
 
-HEARTBEAT_S = number("LOAD_WS_HEARTBEAT_S", 25, minimum=0.1)
-TOPIC_SIZE = integer("LOAD_WS_TOPIC_SIZE", 100, minimum=1)
-BROADCAST_S = number("LOAD_WS_BROADCAST_S", 10, minimum=0.1)
-PRESENCE_EVERY = integer("LOAD_WS_PRESENCE_EVERY", 50)
-PRESENCE_S = number("LOAD_WS_PRESENCE_S", 20, minimum=0.1)
-SPREAD_S = number("LOAD_WS_CONNECT_SPREAD_S", 1)
-PG_USERS = integer("LOAD_WS_PG_USERS", 20)
-PG_INSERT_S = number("LOAD_WS_PG_INSERT_S", 10, minimum=0.5)
-PG_LOST_S = number("LOAD_WS_PG_LOST_S", 15, minimum=1)
 _index = itertools.count()
 
 
@@ -60,15 +58,16 @@ class WebSocketUser(User):
     produces = ("connect", "join", "heartbeat")  # message types every run of it measures (_verdict)
 
     def on_start(self) -> None:
-        self.load_run = _hub.run()
+        self.load_run = _hub.run(self.environment)
         self.n = next(_index)
-        self.topic = f"realtime:load-{_hub.PROCESS}-{self.n // TOPIC_SIZE}"
-        self.publisher = self.n % TOPIC_SIZE == 0
-        self.presence_key = f"p{self.n}" if PRESENCE_EVERY and self.n % PRESENCE_EVERY == 1 else ""
+        self.topic = f"realtime:load-{_hub.PROCESS}-{self.n // S.ws_topic_size}"
+        self.publisher = self.n % S.ws_topic_size == 0
+        self.presence_key = f"p{self.n}" if S.ws_presence_every and self.n % S.ws_presence_every == 1 else ""
         self.refs = itertools.count(1)
         self.pending: dict[str, tuple[str, float]] = {}  # ref -> (message type, scheduled send time)
         self.ws = None
         self.next_insert = float("inf")  # PostgresChangesUser: set once subscribed
+        self.next_token = float("inf")   # PostgresChangesUser: its session's refresh time
 
     def join_payload(self) -> dict:
         return {"config": {"broadcast": {"self": False, "ack": False}, "presence": {"key": self.presence_key}}}
@@ -81,6 +80,25 @@ class WebSocketUser(User):
 
     def changed(self, record: dict, now: float) -> None:
         """A postgres_changes event arrived (PostgresChangesUser)."""
+
+    def renew_token(self) -> None:
+        """Send the refreshed session's token on the channel (PostgresChangesUser)."""
+
+    # ---- what is measured: the verdict's samples and Locust's request events ---------
+    def measured(self, kind: str, ms: float, at: float) -> None:
+        self.load_run.book.add(f"ws {kind}", ms, at)
+        self.event(kind, ms)
+
+    def failed(self, counter: str, kind: str, error: Exception, ms: float = 0) -> None:
+        self.load_run.book.count(counter)
+        self.event(kind, ms, error)
+
+    def event(self, kind: str, ms: float, error: Exception | None = None) -> None:
+        """One Locust request event, named by message type and phase (ramp, hold) so a
+        connect storm never blurs the steady state in Locust's tables and charts."""
+        phase = "hold" if self.load_run.ramped.is_set() else "ramp"
+        self.environment.events.request.fire(request_type="WS", name=f"{kind} [{phase}]", response_time=ms,
+                                             response_length=0, context={}, exception=error)
 
     def url(self) -> str:
         tgt = target()
@@ -100,13 +118,11 @@ class WebSocketUser(User):
     @task
     def hold(self) -> None:
         self.before_connect()
-        gevent.sleep(random.uniform(0, SPREAD_S))  # spreads connects over the second (see docstring)
+        gevent.sleep(random.uniform(0, S.ws_connect_spread_s))  # spreads connects over the second (docstring)
         if not _hub.reserve_descriptor():
-            self.load_run.book.count("ws connect failed")
-            self.environment.events.request.fire(
-                request_type="WS", name="ws connect", response_time=0, response_length=0, context={},
-                exception=RuntimeError("generator open-file budget exhausted: add --processes or workers"))
-            gevent.sleep(HEARTBEAT_S)
+            self.failed("ws connect failed", "connect",
+                        RuntimeError("generator open-file budget exhausted: add --processes or workers"))
+            gevent.sleep(S.ws_heartbeat_s)
             return
         try:
             self._connect_and_hold()
@@ -123,46 +139,43 @@ class WebSocketUser(User):
             self.ws = websocket.create_connection(self.url(), timeout=15, skip_utf8_validation=True,
                                                   enable_multithread=False)
         except Exception as exc:  # noqa: BLE001 - every handshake failure is a connect failure
-            self.load_run.book.count("ws connect failed")
-            self.environment.events.request.fire(request_type="WS", name="ws connect",
-                                                 response_time=(time.time() - t0) * 1000, response_length=0,
-                                                 context={}, exception=exc)
+            self.failed("ws connect failed", "connect", exc, (time.time() - t0) * 1000)
             gevent.sleep(1)  # a refused user retries once a second, not in a tight loop
             return
         connected = time.time()
         self.load_run.held(+1, connected)
-        self.load_run.book.add("ws connect", (connected - t0) * 1000, connected)
-        self.environment.events.request.fire(request_type="WS", name="ws connect",
-                                             response_time=(connected - t0) * 1000, response_length=0,
-                                             context={}, exception=None)
+        self.measured("connect", (connected - t0) * 1000, connected)
         self.join_ref = str(next(self.refs))
         self.pending[self.join_ref] = ("join", time.time())
         self.ws.send(json.dumps({"topic": self.topic, "event": "phx_join", "payload": self.join_payload(),
                                  "ref": self.join_ref, "join_ref": self.join_ref}))
         # Fixed timetables: a slow reply never delays the next send (no coordinated omission).
-        next_beat = connected + random.uniform(0, HEARTBEAT_S)
-        next_pub = connected + random.uniform(0, BROADCAST_S) if self.publisher else float("inf")
+        heartbeat_s, broadcast_s, presence_s = S.ws_heartbeat_s, S.ws_broadcast_s, S.ws_presence_s
+        next_beat = connected + random.uniform(0, heartbeat_s)
+        next_pub = connected + random.uniform(0, broadcast_s) if self.publisher else float("inf")
         track_at = connected if self.presence_key else float("inf")
         joined = False
         while True:
             now = time.time()
-            due = min(next_beat, next_pub, track_at if joined else float("inf"), self.next_insert)
+            due = min(next_beat, next_pub, track_at if joined else float("inf"), self.next_insert, self.next_token)
             if due <= now:
                 if due == next_beat:
                     self.send("phoenix", "heartbeat", {}, "heartbeat", next_beat)
-                    next_beat += HEARTBEAT_S
+                    next_beat += heartbeat_s
+                elif due == self.next_token:
+                    self.renew_token()
                 elif due == self.next_insert:
                     self.insert()
-                    self.next_insert += PG_INSERT_S
+                    self.next_insert += S.ws_pg_insert_s
                 elif due == next_pub:
                     payload = {"type": "broadcast", "event": "load", "payload": {"t": time.time()}}
                     self.send(self.topic, "broadcast", payload)
-                    next_pub += BROADCAST_S
+                    next_pub += broadcast_s
                 else:
                     self.track_sent = time.time()
                     self.send(self.topic, "presence", {"type": "presence", "event": "track",
                                                        "payload": {"t": self.track_sent}})
-                    track_at += PRESENCE_S
+                    track_at += presence_s
                 continue
             self.ws.settimeout(due - now)
             try:
@@ -171,10 +184,7 @@ class WebSocketUser(User):
                 continue
             except Exception as exc:  # noqa: BLE001 - closed, reset: the connection is gone
                 if not self.load_run.stopping:
-                    self.load_run.book.count("ws dropped")
-                    self.environment.events.request.fire(request_type="WS", name="ws dropped", response_time=0,
-                                                         response_length=0, context={},
-                                                         exception=Dropped(type(exc).__name__))
+                    self.failed("ws dropped", "connection", Dropped(type(exc).__name__))
                 return
             if not raw:
                 continue
@@ -188,20 +198,18 @@ class WebSocketUser(User):
             if kind:
                 ok = msg.get("payload", {}).get("status") == "ok"
                 if ok:
-                    self.load_run.book.add(f"ws {kind}", (now - sent) * 1000, now)
+                    self.measured(kind, (now - sent) * 1000, now)
                 else:
-                    self.load_run.book.count(f"ws {kind} refused")
-                    self.environment.events.request.fire(
-                        request_type="WS", name=f"ws {kind}", response_time=(now - sent) * 1000, response_length=0,
-                        context={}, exception=RuntimeError(str(msg.get("payload"))[:200]))
+                    self.failed(f"ws {kind} refused", kind, RuntimeError(str(msg.get("payload"))[:200]),
+                                (now - sent) * 1000)
                 return kind == "join" and ok
         elif event == "broadcast":
             sent = msg.get("payload", {}).get("payload", {}).get("t")
             if sent:
-                self.load_run.book.add("ws broadcast", (now - sent) * 1000, now)
+                self.measured("broadcast", (now - sent) * 1000, now)
         elif event == "presence_diff" and self.presence_key:
             if self.presence_key in msg.get("payload", {}).get("joins", {}) and getattr(self, "track_sent", None):
-                self.load_run.book.add("ws presence", (now - self.track_sent) * 1000, now)
+                self.measured("presence", (now - self.track_sent) * 1000, now)
                 self.track_sent = None
         elif event == "postgres_changes":
             self.changed(msg.get("payload", {}).get("data", {}).get("record") or {}, now)
@@ -209,7 +217,8 @@ class WebSocketUser(User):
               and msg.get("payload", {}).get("status") == "ok"):
             self.subscribed(now)
         elif event in ("phx_error", "phx_close", "system") and msg.get("payload", {}).get("status") == "error":
-            self.load_run.book.count("ws channel errors")
+            # the server closed the channel (an expired token, a refused subscription)
+            self.failed("ws channel errors", "channel", RuntimeError(str(msg.get("payload"))[:200]))
         return False
 
 
@@ -217,16 +226,15 @@ class PostgresChangesUser(WebSocketUser):
     """Heartbeats like every user, plus: subscribed to INSERTs on its own room of
     public.messages with its account's JWT (the database's RLS decides what it may see),
     inserting a row through REST on a fixed timetable and timing the row's event."""
-    abstract = PG_USERS == 0  # none wanted: leave the class out
     mix_bulk = False
-    mix_parts, mix_cap = 1, PG_USERS  # one user in 10, at most LOAD_WS_PG_USERS (_mix)
+    mix_parts, mix_cap_setting = 1, "ws_pg_users"  # one user in 10, at most --ws-pg-users; 0: none (_mix)
     produces = (*WebSocketUser.produces, "postgres_changes")
 
     def on_start(self) -> None:
         super().on_start()
         self.topic = f"realtime:load-pg-{_hub.PROCESS}-{self.n}"
         self.publisher, self.presence_key = False, ""
-        self.account = None
+        self.session = None
         self.room = f"{RUN}-{_hub.PROCESS}-{self.n}"
         self.gateway = Gateway(target())
         self.inserts: dict[str, float] = {}  # row body -> insert send time
@@ -235,26 +243,33 @@ class PostgresChangesUser(WebSocketUser):
         # After the ramp: an account costs a bcrypt or two in auth, which would tax the
         # ramp's handshakes on a small box; these few users join the hold instead.
         self.load_run.ramped.wait()
-        if self.account is None:
-            self.account = account()
+        if self.session is None:
+            self.session = session()
 
     def join_payload(self) -> dict:
         payload = super().join_payload()
         payload["config"]["postgres_changes"] = [{"event": "INSERT", "schema": "public", "table": "messages",
                                                   "filter": f"room=eq.{self.room}"}]
-        payload["access_token"] = self.account.access_token
+        payload["access_token"] = self.session.token()
+        self.next_token = self.session.refresh_at
         return payload
 
     def subscribed(self, now: float) -> None:
         if self.next_insert == float("inf"):  # the first insert soon: short runs measure too
-            self.next_insert = now + random.uniform(0, min(PG_INSERT_S, 2))
+            self.next_insert = now + random.uniform(0, min(S.ws_pg_insert_s, 2))
+
+    def renew_token(self) -> None:
+        self.send(self.topic, "access_token", {"access_token": self.session.token()})
+        # a session whose refresh failed keeps its time: never resend in a tight loop
+        self.next_token = max(self.session.refresh_at, time.time() + RETRY_S)
 
     def insert(self) -> None:
         now = time.time()
         for body, sent in list(self.inserts.items()):
-            if now - sent > PG_LOST_S:
+            if now - sent > S.ws_pg_lost_s:
                 del self.inserts[body]
-                self.load_run.book.count("ws postgres_changes lost")
+                self.failed("ws postgres_changes lost", "postgres_changes",
+                            RuntimeError(f"not delivered within {S.ws_pg_lost_s:g} s"), (now - sent) * 1000)
         body = f"{self.room}-{next(self.refs)}"
         self.inserts[body] = now
         gevent.spawn(self._post, body)  # the socket keeps being read while REST answers
@@ -262,19 +277,19 @@ class PostgresChangesUser(WebSocketUser):
     def _post(self, body: str) -> None:
         t0 = time.time()
         try:
-            r = self.gateway.post("/rest/v1/messages", token=self.account.access_token,
+            r = self.gateway.post("/rest/v1/messages", token=self.session.token(),
                                   json={"room": self.room, "body": body}, headers={"Prefer": "return=minimal"})
             error = None if r.status_code == 201 else f"HTTP {r.status_code} {r.text[:200]}"
         except Exception as exc:  # noqa: BLE001 - unreachable gateway, timeout: a failed insert
             error = str(exc)[:200]
+        ms = (time.time() - t0) * 1000
         if error:
             self.inserts.pop(body, None)
-            self.load_run.book.count("ws postgres_changes insert failed")
-            self.environment.events.request.fire(
-                request_type="WS", name="ws postgres_changes insert", response_time=(time.time() - t0) * 1000,
-                response_length=0, context={}, exception=RuntimeError(error))
+            self.failed("ws postgres_changes insert failed", "postgres_changes insert", RuntimeError(error), ms)
+        else:
+            self.event("postgres_changes insert", ms)
 
     def changed(self, record: dict, now: float) -> None:
         sent = self.inserts.pop(record.get("body"), None)
         if sent is not None:
-            self.load_run.book.add("ws postgres_changes", (now - sent) * 1000, now)
+            self.measured("postgres_changes", (now - sent) * 1000, now)

@@ -10,7 +10,6 @@ import time
 from typing import Callable, TypeVar
 
 from .redaction import redact
-from .stack import Stack
 from .target import Target
 
 T = TypeVar("T")
@@ -33,7 +32,12 @@ def poll(check: Callable[[], T], *, what: str, timeout: float, interval: float =
     its last log lines are attached to any failure. With raise_on_timeout=False, a wait that
     may legitimately end unmet returns its last result (the evidence) instead of raising.
     """
-    stack = Stack(target) if target is not None and target.compose_project and service else None
+    stack = None
+    if target is not None and target.compose_project and service:
+        # imported here: the load generator's image (loadtests/generator) polls without the
+        # stack layer's packages (Compose, testinfra)
+        from .stack import Stack
+        stack = Stack(target)
     deadline = time.monotonic() + timeout
     last: object = None
     attempts = 0
