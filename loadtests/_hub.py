@@ -13,6 +13,7 @@ import socket
 from pathlib import Path
 
 import gevent
+import gevent.lock
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -34,12 +35,11 @@ TAB = "load-verdict"
 # Per process, across runs: the open-file budget and the sockets using it, the Locust
 # environment (some events do not pass it), the run in progress and the last verdict's greenlet.
 PROC = {"fd_budget": 0, "reserved": 0, "env": None, "run": None, "cost": None, "concluding": None}
+_SETUP = gevent.lock.Semaphore()
 
 
-def run(environment=None) -> LoadRun:
-    """The run in progress in this process (users call it from on_start, with their environment)."""
-    if environment is not None:
-        setup(environment)
+def run() -> LoadRun:
+    """The run in progress in this process (users call it from on_start)."""
     if PROC["run"] is None:  # a user spawned before this process saw test_start
         PROC["run"] = LoadRun(PROCESS)
     return PROC["run"]
@@ -59,18 +59,31 @@ def _options(parser):
 
 def setup(environment) -> None:
     """This process's part of init, done once: by the init event, or by the first user or test
-    start when a worker gets the master's first spawn message before its init event has run."""
+    start when a worker gets the master's first spawn message before its init event has run.
+    Loading the target may yield to other greenlets: they wait here until it is done."""
     global PROCESS
-    if PROC["env"] is not None:
-        return
-    PROCESS = f"{socket.gethostname()}-{os.getpid()}"  # --processes forks after import: name each child here
-    bind(environment.parsed_options)
-    # loading the target may yield to other greenlets: the process counts as set up only after it
-    tgt = target(getattr(environment.parsed_options, "target", None))  # fail early on a bad target file
-    for cls in {*environment.user_classes, *(environment.available_user_classes or {}).values()}:
-        # the target model, not --host, decides where traffic goes
-        cls.host = tgt.url("gateway")
-    PROC["env"] = environment
+    with _SETUP:
+        if PROC["env"] is not None:
+            return
+        PROCESS = f"{socket.gethostname()}-{os.getpid()}"  # --processes forks after import: name each child here
+        bind(environment.parsed_options)
+        tgt = target(getattr(environment.parsed_options, "target", None))  # fail early on a bad target file
+        for cls in {*environment.user_classes, *(environment.available_user_classes or {}).values()}:
+            # the target model, not --host, decides where traffic goes
+            cls.host = tgt.url("gateway")
+        if not isinstance(environment.runner, MasterRunner):  # a generator process
+            PROC["fd_budget"] = raise_open_files()
+            environment.events.request.add_listener(_book_request)
+        PROC["env"] = environment
+
+
+class SetUp:
+    """Base of every load user: the process is set up (target, host, settings) before its first
+    user is made, even on a worker whose init event comes after the master's first spawn."""
+
+    def __init__(self, environment) -> None:
+        setup(environment)
+        super().__init__(environment)
 
 
 @events.init.add_listener
@@ -78,9 +91,7 @@ def _init(environment, **_):
     setup(environment)
     runner = environment.runner
     if not isinstance(runner, MasterRunner):
-        PROC["fd_budget"] = raise_open_files()
         gevent.spawn(_reporter, environment)
-        environment.events.request.add_listener(_book_request)
     if not isinstance(runner, WorkerRunner):
         runner.register_message(MESSAGE, lambda environment, msg, **_: run().receive(msg.node_id, msg.data))
         # workers keep every class: the master's counts name them
@@ -103,8 +114,6 @@ def _book_request(request_type, name, response_time, exception=None, **_) -> Non
 
 def reserve_descriptor() -> bool:
     """One more socket in this process; False when it would exceed the open-file budget."""
-    if not PROC["fd_budget"]:  # a user spawned before this process's init listener ran
-        PROC["fd_budget"] = raise_open_files()
     if PROC["reserved"] >= PROC["fd_budget"]:
         return False
     PROC["reserved"] += 1

@@ -47,16 +47,24 @@ def at_most(slo: str, measured: float | None, limit: float, unit: str = "", deta
     return Check(slo, limit, measured, measured is not None and measured <= limit, unit, detail)
 
 
-def p95_check(slo: str, p50: float, p95: float, worst: float, count: int, limit: float) -> Check:
-    """The p95 against its limit, or with too few samples for a p95 the sound cases only:
-    every sample within the limit passes, a median over it fails (p95 >= p50)."""
+def p95_check(slo: str, ordered: list[float], limit: float) -> Check:
+    """The p95 of `ordered` (samples, ascending) against its limit, or with too few samples for
+    a p95 the sound cases only: every sample within the limit passes, a median over it fails
+    (p95 >= p50)."""
     least = LOAD.slo.min_samples_p95
+    count, worst = len(ordered), ordered[-1]
+    p50, p95 = percentile(ordered, 50), percentile(ordered, 95)
     if count >= least or worst <= limit:
         return at_most(slo, round(p95, 2), limit, " ms", detail="" if count >= least else f"all {count} samples")
     if p50 > limit:
         return at_most(slo, round(p50, 2), limit, " ms", detail=f"the median of {count} samples: p95 is higher still")
     return not_judged(slo, limit, f"{count} samples (a p95 needs {least}), median {p50:g} ms, worst {worst:g} ms "
                                   f"over the {limit:g} ms limit", " ms")
+
+
+def by_phase(book: SampleBook, name: str, phases: dict) -> dict[str, list[float]]:
+    """The samples of `name` in each phase, ascending."""
+    return {ph: book.window(name, start, end) for ph, (start, end) in phases.items()}
 
 
 def websocket_checks(book: SampleBook, phases: dict, expected: int,
@@ -82,13 +90,12 @@ def websocket_checks(book: SampleBook, phases: dict, expected: int,
     limits = vars(slo.latency_p95_ms)
     for kind in WS_TYPES:
         name = f"ws {kind}"
-        per_phase = {ph: describe(book.window(name, start, end)) for ph, (start, end) in phases.items()}
-        stats[kind] = per_phase
+        samples = by_phase(book, name, phases)
+        stats[kind] = {ph: describe(values) for ph, values in samples.items()}
         judged = "run" if kind in RAMPED else "hold"
-        values = book.window(name, *phases[judged])
+        values = samples[judged]
         if values and kind in limits:
-            checks.append(p95_check(f"websocket {kind} p95 ({judged})", percentile(values, 50),
-                                    percentile(values, 95), values[-1], len(values), limits[kind]))
+            checks.append(p95_check(f"websocket {kind} p95 ({judged})", values, limits[kind]))
         elif not values and kind in produced:
             checks.append(Check(f"websocket {kind} samples ({judged})", 1, None, False,
                                 detail="none, though users that measure it ran: the messages never arrived",
@@ -111,15 +118,12 @@ def request_checks(book: SampleBook, stats_entries, phases: dict, group: str,
             continue
         total += entry.num_requests
         failures += entry.num_failures
-        name = REQUEST + entry.name
-        per_phase = {ph: describe(book.window(name, start, end)) for ph, (start, end) in phases.items()}
+        samples = by_phase(book, REQUEST + entry.name, phases)
         table[entry.name] = {"method": entry.method, "requests": entry.num_requests, "failures": entry.num_failures,
-                             **per_phase}
-        judged = "hold" if per_phase["hold"]["count"] else "run"  # a run stopped in its ramp: all of it
-        values = book.window(name, *phases[judged])
-        if values:  # none: every request failed, which the error ratio judges
-            checks.append(p95_check(f"{group} {entry.name} p95 ({judged})", percentile(values, 50),
-                                    percentile(values, 95), values[-1], len(values),
+                             **{ph: describe(values) for ph, values in samples.items()}}
+        judged = "hold" if samples["hold"] else "run"  # a run stopped in its ramp: all of it
+        if samples[judged]:  # none: every request failed, which the error ratio judges
+            checks.append(p95_check(f"{group} {entry.name} p95 ({judged})", samples[judged],
                                     limits.get(entry.name, limits["default"])))
     if total:
         checks.append(at_most(f"{group} error ratio", round(failures / total, 4), slo.error_ratio,

@@ -23,12 +23,8 @@ from loadtests._accounts import RUN, session  # noqa: E402
 from loadtests._settings import S, target  # noqa: E402
 
 
-class _Signed(FastHttpUser):
+class _Signed(_hub.SetUp, FastHttpUser):  # SetUp first: FastHttpUser requires the host
     abstract = True
-
-    def __init__(self, environment) -> None:
-        _hub.setup(environment)  # the host, before FastHttpUser requires it (a worker's init may come later)
-        super().__init__(environment)
 
     def on_start(self) -> None:
         self.session = session()

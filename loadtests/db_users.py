@@ -22,13 +22,12 @@ from loadtests._settings import S, target  # noqa: E402
 from suite.clients import connect_db  # noqa: E402
 
 
-class DatabaseUser(User):
+class DatabaseUser(_hub.SetUp, User):
     def wait_time(self) -> float:
         return constant(S.db_wait_s)(self)
     mix_parts, mix_cap = 1, 20  # one user in 10 of the run, at most 20 connections: _mix.py
 
     def on_start(self) -> None:
-        _hub.setup(self.environment)  # settings and target, even before this worker's init event
         tgt = target()
         if not tgt.has("db"):
             raise SystemExit(f"database scenario: {tgt.absent.get('db', 'the target declares no DB_URL')}")

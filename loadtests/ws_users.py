@@ -51,14 +51,14 @@ class Dropped(Exception):
     """The server or the path closed an established connection."""
 
 
-class WebSocketUser(User):
+class WebSocketUser(_hub.SetUp, User):
     abstract = False
     mix_bulk = True  # the connection count: the run's users left after the bounded classes (_mix)
     holds_websocket = True  # counted in the connections the run must hold (_hub)
     produces = ("connect", "join", "heartbeat")  # message types every run of it measures (_verdict)
 
     def on_start(self) -> None:
-        self.load_run = _hub.run(self.environment)
+        self.load_run = _hub.run()
         self.n = next(_index)
         self.topic = f"realtime:load-{_hub.PROCESS}-{self.n // S.ws_topic_size}"
         self.publisher = self.n % S.ws_topic_size == 0
