@@ -49,21 +49,22 @@ def injected(stack: Stack, faults: Iterable[Fault]) -> Iterator[Injection]:
 
 
 # ---- the catalogue ------------------------------------------------------------------------
-def _rls_off_on_notes(i: Injection) -> None:
-    i.require("select relrowsecurity from pg_class where oid = 'public.notes'::regclass",
-              "RLS is already off on public.notes")
-    i.sql("ALTER TABLE public.notes DISABLE ROW LEVEL SECURITY",
-          "ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY")
+def _sql_fault(do: str, undo: str, precondition: str, why: str) -> Callable[[Injection], None]:
+    def inject(i: Injection) -> None:
+        i.require(precondition, why)
+        i.sql(do, undo)
+    return inject
+
+
+def _added_policy(name: str, table: str, clause: str) -> Callable[[Injection], None]:
+    def inject(i: Injection) -> None:
+        i.require(f"select not exists (select 1 from pg_policies where policyname = '{name}')",
+                  f"policy {name} already exists (a previous run left it?)")
+        i.sql(f"CREATE POLICY {name} ON {table} {clause}", f"DROP POLICY IF EXISTS {name} ON {table}")
+    return inject
 
 
 PERMISSIVE_POLICY = "suite_fault_anon_reads_every_note"
-
-
-def _permissive_policy_on_notes(i: Injection) -> None:
-    i.require(f"select not exists (select 1 from pg_policies where policyname = '{PERMISSIVE_POLICY}')",
-              f"policy {PERMISSIVE_POLICY} already exists (a previous run left it?)")
-    i.sql(f"CREATE POLICY {PERMISSIVE_POLICY} ON public.notes FOR SELECT TO anon USING (true)",
-          f"DROP POLICY IF EXISTS {PERMISSIVE_POLICY} ON public.notes")
 
 
 def _messages_unpublished(i: Injection) -> None:
@@ -86,12 +87,6 @@ def _anon_statement_timeout_reset(i: Injection) -> None:
     if not re.fullmatch(r"[0-9]+(us|ms|s|min|h|d)?", value or ""):
         raise FaultError(f"precondition failed: anon has no readable statement_timeout ({value!r})")
     i.sql("ALTER ROLE anon RESET statement_timeout", f"ALTER ROLE anon SET statement_timeout = '{value}'")
-
-
-def _service_role_without_bypassrls(i: Injection) -> None:
-    i.require("select rolbypassrls from pg_roles where rolname = 'service_role'",
-              "service_role has no BYPASSRLS to take away")
-    i.sql("ALTER ROLE service_role NOBYPASSRLS", "ALTER ROLE service_role BYPASSRLS")
 
 
 def without_plugins(kong_yml: str, service: str, plugins: set[str]) -> str:
@@ -121,13 +116,21 @@ def without_plugins(kong_yml: str, service: str, plugins: set[str]) -> str:
     return "".join(lines[:start] + keep + lines[end:])
 
 
-def _rest_route_without_key_auth(i: Injection) -> None:
-    source, destination = i.stack.mount("gateway", "kong.yml")
-    # acl goes too: without key-auth it has no consumer to check (Kong refuses the pair).
-    copy = i.workdir / "kong.yml"
-    copy.write_text(without_plugins(source.read_text(), "rest-v1", {"key-auth", "acl"}))
+def _edited_copy(i: Injection, service: str, name: str, edit: Callable[[str], str]) -> None:
+    """`service` recreated with an edited copy of its bind-mounted file `name`. Faults editing
+    the same file edit one copy: only one file can be mounted at the destination."""
+    source, destination = i.stack.mount(service, name)
+    copy = i.workdir / name
+    first = not copy.exists()
+    copy.write_text(edit((source if first else copy).read_text()))
     copy.chmod(0o644)
-    i.override("gateway", {"volumes": [f"{copy}:{destination}:ro"]})
+    if first:
+        i.override(service, {"volumes": [f"{copy}:{destination}:ro"]})
+
+
+def _kong_copy_without(service: str, plugins: set[str]) -> Callable[[Injection], None]:
+    """The gateway recreated with a copy of its kong.yml lacking `plugins` on `service`."""
+    return lambda i: _edited_copy(i, "gateway", "kong.yml", lambda text: without_plugins(text, service, plugins))
 
 
 WRONG_CORS_ORIGINS = "https://wrong-origin.example"
@@ -160,14 +163,6 @@ def _exporter_stopped(service: str) -> Callable[[Injection], None]:
 
 
 # ---- access-spec faults (issue 14): each breaks one cell of stack/db/access.yaml ---------------
-def _added_policy(name: str, table: str, clause: str) -> Callable[[Injection], None]:
-    def inject(i: Injection) -> None:
-        i.require(f"select not exists (select 1 from pg_policies where policyname = '{name}')",
-                  f"policy {name} already exists (a previous run left it?)")
-        i.sql(f"CREATE POLICY {name} ON {table} {clause}", f"DROP POLICY IF EXISTS {name} ON {table}")
-    return inject
-
-
 UNLISTED_TABLE = "public.suite_fault_unlisted"
 
 
@@ -189,13 +184,6 @@ ACCESS_FAULTS = {
 
 
 # ---- database security posture (issue 13): each breaks one judge of suite/checks/db_security.py ----
-def _sql_fault(do: str, undo: str, precondition: str, why: str) -> Callable[[Injection], None]:
-    def inject(i: Injection) -> None:
-        i.require(precondition, why)
-        i.sql(do, undo)
-    return inject
-
-
 def _created(kind: str, name: str, body: str) -> tuple[str, str, str, str]:
     """A view or function in public made callable/selectable by the client roles, dropped after."""
     exists = f"to_regclass('{name}')" if kind == "VIEW" else f"to_regprocedure('{name}')"
@@ -344,22 +332,7 @@ def _idle_in_transaction(i: Injection) -> None:
          what=f"the session idle in transaction for more than {bound} s", timeout=bound + 20, interval=1)
 
 
-
 # ---- issue 13, gateway/auth/containers half: each trips its own judge -------------------------
-def _kong_copy_without(service: str, plugins: set[str]) -> Callable[[Injection], None]:
-    """The gateway recreated with a copy of its kong.yml lacking `plugins` on `service`; faults
-    of one group edit the same copy (one file can be mounted at the destination)."""
-    def inject(i: Injection) -> None:
-        source, destination = i.stack.mount("gateway", "kong.yml")
-        copy = i.workdir / "hardening-kong.yml"
-        first = not copy.exists()
-        copy.write_text(without_plugins((source if first else copy).read_text(), service, plugins))
-        copy.chmod(0o644)
-        if first:
-            i.override("gateway", {"volumes": [f"{copy}:{destination}:ro"]})
-    return inject
-
-
 HARDENING_FAULTS = {
     "realtime-api-forwarded": ("gateway recreated with a copy of its kong.yml whose realtime-v1-api-refused route "
                                "lacks request-termination (Realtime's tenant API forwarded)",
@@ -437,27 +410,33 @@ SLOW_GROUP_WAIT = "90s"
 def _alertmanager_slow_group_wait(i: Injection) -> None:
     """Alertmanager recreated with a copy of its config whose root route waits 90 s before a
     group's first notification (the critical route inherits it)."""
-    source, destination = i.stack.mount("alertmanager", "alertmanager.yml")
-    text, n = re.subn(r"(?m)^  group_wait: \S+$", f"  group_wait: {SLOW_GROUP_WAIT}", source.read_text())
-    if n != 1:
-        raise FaultError(f"alertmanager.yml: expected one root `group_wait:` line, found {n}")
-    copy = i.workdir / "alertmanager.yml"
-    copy.write_text(text)
-    copy.chmod(0o644)
-    i.override("alertmanager", {"volumes": [f"{copy}:{destination}:ro"]})
+    def slower(config: str) -> str:
+        text, n = re.subn(r"(?m)^  group_wait: \S+$", f"  group_wait: {SLOW_GROUP_WAIT}", config)
+        if n != 1:
+            raise FaultError(f"alertmanager.yml: expected one root `group_wait:` line, found {n}")
+        return text
+    _edited_copy(i, "alertmanager", "alertmanager.yml", slower)
 
 
 CATALOGUE = {f.id: f for f in (
-    Fault("rls-off-notes", "`ALTER TABLE public.notes DISABLE ROW LEVEL SECURITY`", _rls_off_on_notes),
+    Fault("rls-off-notes", "`ALTER TABLE public.notes DISABLE ROW LEVEL SECURITY`",
+          _sql_fault("ALTER TABLE public.notes DISABLE ROW LEVEL SECURITY",
+                     "ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY",
+                     "select relrowsecurity from pg_class where oid = 'public.notes'::regclass",
+                     "RLS is already off on public.notes")),
     Fault("permissive-policy-notes", f"`CREATE POLICY {PERMISSIVE_POLICY} ON public.notes FOR SELECT TO anon "
-          "USING (true)`", _permissive_policy_on_notes),
+          "USING (true)`", _added_policy(PERMISSIVE_POLICY, "public.notes", "FOR SELECT TO anon USING (true)")),
     Fault("messages-unpublished", "`ALTER PUBLICATION supabase_realtime DROP TABLE public.messages`",
           _messages_unpublished),
     Fault("anon-statement-timeout-reset", "`ALTER ROLE anon RESET statement_timeout`",
           _anon_statement_timeout_reset),
-    Fault("service-role-no-bypassrls", "`ALTER ROLE service_role NOBYPASSRLS`", _service_role_without_bypassrls),
+    Fault("service-role-no-bypassrls", "`ALTER ROLE service_role NOBYPASSRLS`",
+          _sql_fault("ALTER ROLE service_role NOBYPASSRLS", "ALTER ROLE service_role BYPASSRLS",
+                     "select rolbypassrls from pg_roles where rolname = 'service_role'",
+                     "service_role has no BYPASSRLS to take away")),
+    # acl goes too: without key-auth it has no consumer to check (Kong refuses the pair).
     Fault("rest-route-without-key-auth", "gateway recreated with a copy of its kong.yml whose rest-v1 service "
-          "lacks key-auth and acl", _rest_route_without_key_auth),
+          "lacks key-auth and acl", _kong_copy_without("rest-v1", {"key-auth", "acl"})),
     Fault("cors-wrong-origins", f"gateway recreated with CORS_ALLOWED_ORIGINS={WRONG_CORS_ORIGINS}",
           _cors_wrong_origins),
     Fault("rest-jwt-secret-mismatch", "rest recreated with a random PGRST_JWT_SECRET", _rest_jwt_secret_mismatch),

