@@ -29,21 +29,20 @@ def _request(method: str, path: str, host: str, headers: dict[str, str]) -> byte
 
 async def _one(addr, request: bytes, timeout: float) -> int | None:
     host, port, tls, _ = addr
+    writer = None
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, ssl=tls, server_hostname=host if tls else None), timeout)
-    except (OSError, asyncio.TimeoutError):
-        return None
-    try:
-        writer.write(request)
-        await writer.drain()
-        line = await asyncio.wait_for(reader.readline(), timeout)
+        async with asyncio.timeout(timeout):  # connect, send and read together: burst's own bound holds
+            reader, writer = await asyncio.open_connection(host, port, ssl=tls, server_hostname=host if tls else None)
+            writer.write(request)
+            await writer.drain()
+            line = await reader.readline()
         parts = line.split()
         return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
-    except (OSError, asyncio.TimeoutError, ValueError):
+    except (OSError, TimeoutError, ValueError):
         return None
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
 
 
 def burst(base_url: str, path: str, headers: dict[str, str], count: int, timeout: float = 10) -> list[int]:

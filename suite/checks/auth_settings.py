@@ -108,12 +108,13 @@ def _setting(env: dict[str, str], key: str) -> str:
     return GOTRUE_DEFAULTS.get(key, "") if value in (None, "") else value
 
 
-def check_environment(env: dict[str, str], d: Declared, autoconfirm_live: bool, max_expiry_s: int,
-                      min_password: int, where: str = "auth container") -> list[str]:
+def check_environment(env: dict[str, str], d: Declared, max_expiry_s: int, min_password: int,
+                      where: str = "auth container") -> list[str]:
     """The auth service's own settings: SMTP sender (production, or autoconfirm off), JWT
     expiry, minimum password length, refresh-token rotation."""
     problems = list(d.errors)
-    if d.production or not autoconfirm_live:
+    autoconfirm = _setting(env, "GOTRUE_MAILER_AUTOCONFIRM").strip().lower() in TRUE
+    if d.production or not autoconfirm:
         missing = [k for k in ("GOTRUE_SMTP_HOST", "GOTRUE_SMTP_ADMIN_EMAIL") if not env.get(k)]
         if missing:
             why = "in a production target" if d.production else "while autoconfirm is off"

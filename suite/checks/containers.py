@@ -27,7 +27,6 @@ HOST_MOUNTS_ALLOWED = {
 }
 # Services whose host port is a data store: loopback only unless the target declares it.
 DATA_STORES = {"db": "DB_PUBLIC", "redis": "REDIS_PUBLIC"}
-LOOPBACK_NETS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
 @dataclass
@@ -67,6 +66,18 @@ def _pids(value) -> int | None:
         return None
 
 
+def _labels_of(c: dict) -> dict:
+    return (c.get("Config") or {}).get("Labels") or {}
+
+
+def _is_service(c: dict) -> bool:
+    """A service's own container: Compose's carry a container number; a `docker run` of an
+    image Compose built inherits only the image's project and service labels (tools, backups)."""
+    labels = _labels_of(c)
+    return (labels.get("com.docker.compose.oneoff") != "True" and not labels.get("suite.helper")
+            and "com.docker.compose.container-number" in labels)
+
+
 # ---- facts --------------------------------------------------------------------------------
 def from_compose(cfg: dict) -> list[Container]:
     """`docker compose config --format json` -> one Container per service."""
@@ -85,15 +96,10 @@ def from_compose(cfg: dict) -> list[Container]:
 
 
 def from_inspect(inspected: list[dict]) -> list[Container]:
-    """`docker inspect` JSON of the project's containers -> Containers (one-off runs left out)."""
+    """`docker inspect` JSON of the project's containers -> Containers (one-off runs and tools left out)."""
     out = []
-    for c in inspected:
-        labels = (c.get("Config") or {}).get("Labels") or {}
-        # Compose's own containers carry a container number; `docker run` of an image Compose
-        # built inherits only the image's project and service labels (tools, backups).
-        if (labels.get("com.docker.compose.oneoff") == "True" or labels.get("suite.helper")
-                or "com.docker.compose.container-number" not in labels):
-            continue
+    for c in filter(_is_service, inspected):
+        labels = _labels_of(c)
         host = c.get("HostConfig") or {}
         binds = [Mount(m.get("Source", ""), m.get("Destination", ""), not m.get("RW", True))
                  for m in c.get("Mounts") or [] if m.get("Type") == "bind"]
@@ -159,11 +165,11 @@ def check_host_mounts(containers: list[Container], where: str, project_dir: str,
 
 
 def is_loopback(host_ip: str) -> bool:
+    """127.0.0.0/8 or ::1; False for anything that is not an address (0.0.0.0, "", a name)."""
     try:
-        address = ipaddress.ip_address(host_ip)
+        return ipaddress.ip_address(host_ip).is_loopback
     except ValueError:
         return False
-    return any(address in net for net in LOOPBACK_NETS)
 
 
 def check_data_store_ports(containers: list[Container], where: str, declared_public: dict[str, bool],
@@ -211,10 +217,8 @@ def check_restarts(containers: list[Container], where: str) -> list[str]:
 # ---- thin readers (through the stack layer) -------------------------------------------------
 def environment(inspected: list[dict], service: str) -> dict[str, str] | None:
     """The environment of the service's (first) container; None when it has none."""
-    for c in inspected:
-        labels = (c.get("Config") or {}).get("Labels") or {}
-        if (labels.get("com.docker.compose.service") == service and labels.get("com.docker.compose.oneoff") != "True"
-                and "com.docker.compose.container-number" in labels):
+    for c in filter(_is_service, inspected):
+        if _labels_of(c).get("com.docker.compose.service") == service:
             return dict(e.split("=", 1) if "=" in e else (e, "") for e in (c.get("Config") or {}).get("Env") or [])
     return None
 
@@ -222,7 +226,7 @@ def environment(inspected: list[dict], service: str) -> dict[str, str] | None:
 def project_dir(inspected: list[dict]) -> str | None:
     """The directory the project's Compose files were run from (its label)."""
     for c in inspected:
-        wd = ((c.get("Config") or {}).get("Labels") or {}).get("com.docker.compose.project.working_dir")
+        wd = _labels_of(c).get("com.docker.compose.project.working_dir")
         if wd:
             return wd
     return None

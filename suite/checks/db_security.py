@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from ipaddress import ip_address, ip_network
+from ipaddress import ip_network
 
+from .containers import is_loopback
 from .database import PUBLIC_READ_TABLES
 from .database import _open  # one reading of "always true" (USING (true), 1 = 1)
 
 API_ROLES = ("anon", "authenticated", "authenticator", "service_role")
-CLIENT_ROLES = ("anon", "authenticated")        # what a request with the anon key or a user token runs as
-ROLE_ATTRIBUTES = ("SUPERUSER", "CREATEROLE", "CREATEDB", "BYPASSRLS", "REPLICATION")
 TCP_HBA_TYPES = ("host", "hostssl", "hostnossl", "hostgssenc", "hostnogssenc")
 NO_OP_ARCHIVE_COMMANDS = {"/bin/true", "true", ":", "exit 0", "/usr/bin/true"}
 KINDS = {"v": "view", "m": "materialized view", "f": "foreign table", "r": "table", "p": "table"}
@@ -371,12 +370,7 @@ def check_password_methods(settings: dict, passwords: dict[str, str]) -> list[st
 def beyond_loopback(host: str) -> bool:
     """True when `host` (a bind or DB_URL host) is reachable from other machines."""
     host = host.strip("[]")
-    if host in ("localhost", ""):
-        return host == ""
-    try:
-        return not ip_address(host).is_loopback
-    except ValueError:
-        return True  # a DNS name: assume published
+    return host != "localhost" and not is_loopback(host)  # "" binds every address; a DNS name: assume published
 
 
 def _loopback_rule(r: dict) -> bool:

@@ -206,7 +206,7 @@ def check_refused_paths(cfg: dict, paths: tuple[str, ...] = REFUSED_PATHS) -> li
         if r is None:
             continue  # Kong answers 404: no route matched
         term = r["plugins"].get("request-termination")
-        status = int((term or {}).get("status_code", 503)) if term is not None else None
+        status = int(term.get("status_code", 503)) if term is not None else None  # Kong's default: 503
         if status is None or not 400 <= status < 500:
             problems.append(f"{_label(r)}: forwards {path} to service {r['service']}: add a route for it "
                             f"with request-termination status_code 403 (only the paths clients use may pass)")

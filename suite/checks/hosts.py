@@ -18,8 +18,6 @@ CORE_SERVICES = ("db", "gateway", "auth", "rest", "realtime", "meta")
 COMPOSE_FILE = "stack/compose.yaml"
 
 # ---- what the test runs, and the parsers of its output ----------------------------------
-# `docker inspect` of every container of a Compose project, one JSON object per line; only
-# the fields judged here (never .Config.Env: it holds the secrets).
 # Inside a container, in one `sh -c` (busybox or coreutils): the network namespace's
 # settings and every process's open-files limit with its command line.
 SNAPSHOT_SCRIPT = r"""

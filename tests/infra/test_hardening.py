@@ -70,9 +70,7 @@ def test_auth_service_settings(live_inspect, infra_target, declared):
     env = containers.environment(live_inspect, "auth")
     if env is None:
         pytest.fail(f"{infra_target.name}: no auth container is running", pytrace=False)
-    autoconfirm = (env.get("GOTRUE_MAILER_AUTOCONFIRM") or "false").strip().lower() in auth_settings.TRUE
-    problems = auth_settings.check_environment(env, declared, autoconfirm, BOUNDS.jwt_expiry_max_s,
-                                               BOUNDS.password_min_length)
+    problems = auth_settings.check_environment(env, declared, BOUNDS.jwt_expiry_max_s, BOUNDS.password_min_length)
     assert not problems, "\n".join(problems)
 
 

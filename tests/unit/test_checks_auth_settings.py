@@ -88,7 +88,7 @@ def test_token_lifetime():
 
 def test_production_auth_environment_passes():
     d = a.declared(PROD_ENV, is_local=False)
-    assert a.check_environment(GOOD_AUTH_ENV, d, False, 3600, 8) == []
+    assert a.check_environment(GOOD_AUTH_ENV, d, 3600, 8) == []
 
 
 def test_auth_environment_weaknesses():
@@ -96,7 +96,7 @@ def test_auth_environment_weaknesses():
     default), rotation off."""
     d = a.declared(PROD_ENV, is_local=False)
     env = {"GOTRUE_JWT_EXP": "86400", "GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED": "false"}
-    assert a.check_environment(env, d, False, 3600, 8) == [
+    assert a.check_environment(env, d, 3600, 8) == [
         "auth container: GOTRUE_SMTP_HOST, GOTRUE_SMTP_ADMIN_EMAIL unset in a production target: confirmation "
         "and recovery mails cannot be sent; configure an SMTP sender",
         "auth container: GOTRUE_JWT_EXP=86400 s, above 3600 s (thresholds.yaml hardening.jwt_expiry_max_s): "
@@ -110,7 +110,7 @@ def test_auth_environment_weaknesses():
 def test_smtp_needed_in_development_when_autoconfirm_is_off():
     d = a.declared({}, is_local=True)
     env = {k: v for k, v in GOOD_AUTH_ENV.items() if "SMTP" not in k}
-    assert a.check_environment(env, d, True, 3600, 8) == []
-    assert a.check_environment(env, d, False, 3600, 8) == [
+    assert a.check_environment({**env, "GOTRUE_MAILER_AUTOCONFIRM": "true"}, d, 3600, 8) == []
+    assert a.check_environment(env, d, 3600, 8) == [
         "auth container: GOTRUE_SMTP_HOST, GOTRUE_SMTP_ADMIN_EMAIL unset while autoconfirm is off: confirmation "
         "and recovery mails cannot be sent; configure an SMTP sender"]
