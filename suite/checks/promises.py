@@ -70,6 +70,10 @@ def finding(promise: str, setting: str, value, bound, fix: str) -> str:
 
 # ---- Alertmanager routing (the live config) -----------------------------------------------
 _MATCHER = re.compile(r'^\s*([A-Za-z_]\w*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
+# Only the regex operators compile their value: an equality value may hold "[" or "(".
+_OPERATORS = {"=": lambda got, value: got == value, "!=": lambda got, value: got != value,
+              "=~": lambda got, value: re.fullmatch(value, got) is not None,
+              "!~": lambda got, value: re.fullmatch(value, got) is None}
 
 
 def _matches(route: dict, labels: dict[str, str]) -> bool:
@@ -77,13 +81,7 @@ def _matches(route: dict, labels: dict[str, str]) -> bool:
     tests = [(m[1], m[2], m[3]) for m in tests if m]
     tests += [(k, "=", v) for k, v in (route.get("match") or {}).items()]
     tests += [(k, "=~", v) for k, v in (route.get("match_re") or {}).items()]
-    for name, op, value in tests:
-        got = labels.get(name, "")
-        ok = {"=": got == value, "!=": got != value,
-              "=~": re.fullmatch(value, got) is not None, "!~": re.fullmatch(value, got) is None}[op]
-        if not ok:
-            return False
-    return True
+    return all(_OPERATORS[op](labels.get(name, ""), value) for name, op, value in tests)
 
 
 def routes_for(route: dict, labels: dict[str, str], inherited: dict | None = None) -> list[dict]:
@@ -113,19 +111,18 @@ def check_alert_latency(scrape_s: float, groups: list[dict], am_config: dict, p:
     if not critical:
         return [finding(p.alerts, "the number of loaded alerts with severity=critical", 0, ">= 1",
                         "load the critical alert rules: nothing would page")]
-    worst = None
-    for group, rule in critical:
+
+    def terms(group: dict, rule: dict) -> tuple[str, tuple[float, float, float, float]]:
         labels = {"alertname": rule["name"], **(rule.get("labels") or {})}
         wait = max(seconds(r.get("group_wait", DEFAULT_GROUP_WAIT)) for r in routes_for(am_config.get("route") or {}, labels))
-        parts = (scrape_s, float(group.get("interval") or 0), float(rule.get("duration") or 0), wait)
-        if worst is None or sum(parts) > sum(worst[1]):
-            worst = (rule["name"], parts)
-    name, (scrape, evaluation, for_s, wait) = worst
-    if sum(worst[1]) <= p.alert_latency_s:
+        return rule["name"], (scrape_s, float(group.get("interval") or 0), float(rule.get("duration") or 0), wait)
+    name, parts = max((terms(g, r) for g, r in critical), key=lambda named: sum(named[1]))
+    if sum(parts) <= p.alert_latency_s:
         return []
+    scrape, evaluation, for_s, wait = parts
     return [finding(p.alerts, f"scrape_interval {scrape:g} s + evaluation_interval {evaluation:g} s + "
                               f"`for:` {for_s:g} s ({name}) + group_wait {wait:g} s",
-                    f"{sum(worst[1]):g} s", f"{p.alert_latency_s:g} s",
+                    f"{sum(parts):g} s", f"{p.alert_latency_s:g} s",
                     "shorten the critical alerts' `for:`, the intervals or the critical route's group_wait")]
 
 
@@ -259,8 +256,8 @@ def check_backup_retention(retention_full: int | None, repo: dict, p: Promises,
         return problems
     archive = (of_current(repo.get("archive")) or [{}])[-1]
     start = (fulls[0].get("archive") or {}).get("start")
-    if _wal_position(archive.get("min")) is None or _wal_position(start) is None \
-            or _wal_position(archive["min"]) > _wal_position(start):
+    oldest, needed = _wal_position(archive.get("min")), _wal_position(start)
+    if oldest is None or needed is None or oldest > needed:
         problems.append(finding(p.recovery, "the WAL archive's oldest segment", archive.get("min"),
                                 f"<= {start} (the oldest full backup's start)",
                                 "the WAL to replay the kept backup has expired: take a new full backup"))

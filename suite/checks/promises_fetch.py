@@ -12,7 +12,7 @@ import yaml
 
 from ..clients import http_get
 from ..stack import Stack, StackError
-from .monitoring import seconds
+from .monitoring import fetch_query, seconds
 
 # One round trip: settings, slots, invalid indexes, extensions (the archiver:
 # db_security.fetch_server, with the one archive judge). Every catalog
@@ -56,8 +56,8 @@ def fetch_monitor_facts(conn) -> dict:
 
 
 # ---- Prometheus and Alertmanager --------------------------------------------------------
-def _json(service: str, url: str, path: str, **params) -> dict:
-    r = http_get(service, url, path, params=params or None)
+def _json(service: str, url: str, path: str) -> dict:
+    r = http_get(service, url, path)
     if r.status_code != 200:
         raise AssertionError(f"{service} {path}: HTTP {r.status_code} {r.text[:200]}")
     return r.json()
@@ -74,20 +74,16 @@ def fetch_prometheus(url: str) -> dict:
             "flags": _json("prometheus", url, "/api/v1/status/flags")["data"]}
 
 
-def query(url: str, expr: str) -> list[dict]:
-    return _json("prometheus", url, "/api/v1/query", query=expr)["data"]["result"]
-
-
 def fetch_backup_ages(url: str) -> dict[str, float]:
     """kind -> seconds since the last successful backup of that kind (backup metrics)."""
     now = time.time()
     return {s["metric"].get("kind", "?"): now - float(s["value"][1])
-            for s in query(url, "max by (kind) (backup_last_success_timestamp_seconds)")}
+            for s in fetch_query(url, "max by (kind) (backup_last_success_timestamp_seconds)")}
 
 
 def fetch_realtime_limits_metric(url: str) -> dict[str, int]:
     """The realtime tenant's limits as the running server reports them (realtime_tenant_limit)."""
-    return {s["metric"]["limit"]: int(float(s["value"][1])) for s in query(url, "realtime_tenant_limit")}
+    return {s["metric"]["limit"]: int(float(s["value"][1])) for s in fetch_query(url, "realtime_tenant_limit")}
 
 
 def fetch_alertmanager(url: str) -> dict:
@@ -150,10 +146,13 @@ PGBACKREST_CONF = "/etc/pgbackrest/pgbackrest.conf"
 
 def fetch_pgbackrest(stack: Stack) -> tuple[int | None, dict] | None:
     """(repo1-retention-full from the db container's pgbackrest.conf, `pgbackrest info`'s
-    stanza); None when the db container has no pgBackRest (the upstream image set)."""
+    stanza); None when the db container has no pgBackRest (the upstream image set). Only the
+    retention line leaves the container: the file may hold repo1-cipher-pass or S3 keys, and
+    a failing `info` puts the output in the error message."""
     try:
-        out = stack.exec("db", f"command -v pgbackrest >/dev/null || exit 0; cat {PGBACKREST_CONF}; "
-                               "echo; echo '#--info--'; pgbackrest --stanza=main info --output=json",
+        out = stack.exec("db", "command -v pgbackrest >/dev/null || exit 0; "
+                               f"grep -E '^[[:space:]]*repo1-retention-full[[:space:]]*=' {PGBACKREST_CONF}; "
+                               "echo '#--info--'; pgbackrest --stanza=main info --output=json",
                          what="reading pgBackRest's configuration and repository")
     except StackError as exc:
         raise AssertionError(str(exc)) from None

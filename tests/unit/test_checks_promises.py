@@ -334,3 +334,10 @@ def test_target_refuses_a_promise_that_is_not_a_number(tmp_path):
 def test_routes_follow_continue_and_inheritance():
     routes = P.routes_for(AM_CONFIG["route"], {"alertname": "X", "severity": "critical", "team": "database"})
     assert [(r["receiver"], r["group_wait"]) for r in routes] == [("pager", "10s"), ("team", "10s")]
+
+
+def test_equality_matcher_value_is_not_read_as_a_regex():
+    """Seeded: a route matching team="db[" (an unterminated character set as a regex)."""
+    route = {"receiver": "default", "routes": [{"receiver": "odd", "matchers": ['team="db["']}]}
+    assert [r["receiver"] for r in P.routes_for(route, {"team": "db["})] == ["odd"]
+    assert [r["receiver"] for r in P.routes_for(route, {"team": "db"})] == ["default"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from suite.checks import tls
+from suite.target import Target
 from suite.thresholds import LIMITS
 
 pytestmark = pytest.mark.unit
@@ -159,20 +160,16 @@ def test_grade_lists_unmet_criteria():
     assert "  [met] protocols: TLS 1.2 and 1.3 only" in summary
 
 
-class _Target:
-    def __init__(self, url, env, is_local=False):
-        self.is_local, self.env, self.env_file, self._url = is_local, env, None, url
-
-    def url(self, service):
-        return self._url
+def deployed(gateway_url: str, env: dict[str, str]) -> Target:
+    return Target("deployed", False, env, {"gateway": gateway_url})
 
 
 def test_plain_http_target_declares_no_tls(tmp_path):
-    endpoint, why = tls.endpoint(_Target("http://db.example.test:8000", {}), tmp_path)
+    endpoint, why = tls.endpoint(deployed("http://db.example.test:8000", {}), tmp_path)
     assert endpoint is None and why == "the target's gateway is plain http (http://db.example.test): no TLS to check"
 
 
 def test_https_target_endpoint(tmp_path):
-    endpoint, _ = tls.endpoint(_Target("https://api.example.test", {"TLS_CA_FILE": "/etc/ca.pem"}), tmp_path)
+    endpoint, _ = tls.endpoint(deployed("https://api.example.test", {"TLS_CA_FILE": "/etc/ca.pem"}), tmp_path)
     assert endpoint == tls.Endpoint(hostname="api.example.test", port=443, ca_file=Path("/etc/ca.pem"),
                                     plain_url="http://api.example.test")
