@@ -20,7 +20,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from suite.checks.database import fetch_policies
+from suite.checks.database import _open, fetch_policies  # _open: the one reading of "always true"
 
 from .catalog import Relation, fetch_relations
 from .spec import IDENTITIES, OPERATIONS
@@ -28,7 +28,6 @@ from .spec import IDENTITIES, OPERATIONS
 OWNER_PATTERNS = (re.compile(r"\b(\w+)\s*=\s*\(\s*SELECT\s+auth\.uid\(\)", re.I),
                   re.compile(r"\b(\w+)\s*=\s*auth\.uid\(\)", re.I),
                   re.compile(r"auth\.uid\(\)(?:\s+AS\s+uid\))?\s*=\s*(\w+)", re.I))
-OPEN = re.compile(r"^\(*\s*true\s*\)*$", re.I)
 
 GRANTS_SQL = """
 select n.nspname || '.' || c.relname, r.rolname, r.rolbypassrls,
@@ -72,7 +71,7 @@ def memberships(relations: dict[str, Relation], policies: list[dict]) -> dict[st
     """group table -> owner rules through the membership tables that reference it."""
     found: dict[str, list[dict]] = {}
     for name, rel in relations.items():
-        exprs = [e for e in _expressions([p for p in policies if p["table"] == name]) if not OPEN.match(e)]
+        exprs = [e for e in _expressions([p for p in policies if p["table"] == name]) if not _open(e)]
         users = {_owner_column(e) for e in exprs}
         if None in users or len(users) != 1:
             continue                           # a membership table's policies only compare its user column
@@ -87,7 +86,7 @@ def memberships(relations: dict[str, Relation], policies: list[dict]) -> dict[st
 
 def _owner_rule(rel: Relation, policies: list[dict], groups: dict[str, list[dict]]):
     """A column, a membership rule, or None."""
-    exprs = [e for e in _expressions(policies) if not OPEN.match(e)]
+    exprs = [e for e in _expressions(policies) if not _open(e)]
     columns = [c for c in map(_owner_column, exprs) if c]
     uncovered = [e for e in exprs if not _owner_column(e)]
     mentioned = lambda column: any(re.search(rf"\b{re.escape(column)}\b", e) for e in uncovered)  # noqa: E731
@@ -114,7 +113,7 @@ def _level(rel: Relation, grant: dict, policies: list[dict], op: str, owner) -> 
              if p["permissive"] == "PERMISSIVE" and p["cmd"] in (op.upper(), "ALL")]
     if not exprs:
         return "none"
-    if any(e is None or OPEN.match(e) for e in exprs):
+    if any(e is None or _open(e) for e in exprs):
         return "all"
     if owner is not None and all(_owner_column(e) or isinstance(owner, dict) for e in exprs):
         return "own"

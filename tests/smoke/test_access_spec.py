@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import pytest_html
 
 from suite.access import run, spec as access_spec
 from suite.clients import connect_db
@@ -43,14 +44,6 @@ def verdict(target, spec, user_a, user_b):
     return result, seconds
 
 
-def _attach(extras, matrix: str) -> None:
-    try:
-        import pytest_html
-    except ImportError:
-        return
-    extras.append(pytest_html.extras.text(matrix, name="access matrix"))
-
-
 def test_every_exposed_table_and_view_is_in_the_spec(verdict):
     """Catches: a new table or view in an exposed schema that nobody declared access for
     (the coverage promise), and spec entries for relations that no longer exist."""
@@ -71,7 +64,7 @@ def test_access_matches_the_spec(verdict, extras):
     policy without a real WITH CHECK (impersonation), RLS off on a private table, owners
     locked out of their rows, service_role without BYPASSRLS."""
     result, _ = verdict
-    _attach(extras, result.matrix)
+    extras.append(pytest_html.extras.text(result.matrix, name="access matrix"))
     if result.levels:
         pytest.fail("\n".join(result.levels) + "\n\n" + result.matrix, pytrace=False)
 
