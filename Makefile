@@ -16,7 +16,7 @@ COMPOSE_BIN = $(shell $(PY) -c 'import suite.stack as s; print(s.COMPOSE_BINARY)
 COMPOSE   = $(COMPOSE_BIN) --project-directory stack --env-file $(STACK_ENV) $(COMPOSE_FILES)
 PYTEST_ARGS ?=
 
-.PHONY: help venv docker env images up down down-volumes ps logs backup restore smoke infra integration load load-cluster unit test access-spec
+.PHONY: help venv docker env images up down down-volumes ps logs backup restore smoke infra integration load load-cluster load-image unit test access-spec
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -48,7 +48,9 @@ ifeq ($(IMAGES),local)
 	  -d stack/standins/wheels -r stack/standins/requirements.txt 2>&1 | grep -v '^WARNING: Location' || true
 	$(COMPOSE) build --quiet
 endif
-	@# the load generator (loadtests/generator): the project's own tool, built in both image sets
+
+# Only the load layer needs it: `make up` and `make smoke` stay free of its download and build.
+load-image: docker venv  ## the load generator image (loadtests/generator): the project's own tool, in both image sets
 	$(VENV)/bin/pip download -q --only-binary=:all: --python-version 3.11 \
 	  -d loadtests/generator/wheels -r loadtests/generator/requirements.txt 2>&1 | grep -v '^WARNING: Location' || true
 	CLUSTER_RUN_DIR=/dev/null $(COMPOSE_BIN) -f loadtests/compose.yaml build --quiet floor
@@ -84,10 +86,10 @@ infra: up  ## configuration and monitoring-as-code checks
 integration: up  ## destructive end-to-end checks (local stack only)
 	$(PYTEST) -m integration $(PYTEST_ARGS)
 
-load: up  ## short capacity runs judged by the SLOs
+load: up load-image  ## short capacity runs judged by the SLOs
 	$(PYTEST) -m load $(PYTEST_ARGS)
 
-load-cluster: up  ## Locust master + workers as containers beside the local stack: [LOAD_CLUSTER_ARGS="-u 10000 -r 250 -t 110 --workers 4"]
+load-cluster: up load-image  ## Locust master + workers as containers beside the local stack: [LOAD_CLUSTER_ARGS="-u 10000 -r 250 -t 110 --workers 4"]
 	$(PY) -m suite.locust_run $(LOAD_CLUSTER_ARGS)
 
 access-spec: venv  ## draft an access spec from the live policies: TARGET=FILE [OUT=PATH] (docs/targets.md, Access spec)
@@ -98,7 +100,7 @@ unit: venv  ## the project's own unit tests (no stack needed)
 
 # load before integration: capacity is measured on a stack no destructive test has touched
 LAYERS := unit infra smoke load integration
-test: up  ## the project's tests, layer by layer (reports/<layer>.html); fails if any layer fails
+test: up load-image  ## the project's tests, layer by layer (reports/<layer>.html); fails if any layer fails
 	@failed=""; for layer in $(LAYERS); do \
 	  echo "=== pytest -m $$layer"; \
 	  $(PYTEST) -m $$layer $(PYTEST_ARGS) || failed="$$failed $$layer"; \

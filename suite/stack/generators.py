@@ -78,7 +78,7 @@ def run_cluster(stack: Stack, *, name: str, locustfile: str, users: int, rate: f
     try:
         stack.machine.docker("looking for the generator image", "image", "inspect", "--format", "{{.Id}}", IMAGE)
     except StackError:
-        raise StackError(f"image {IMAGE} does not exist here: build it with `make images`") from None
+        raise StackError(f"image {IMAGE} does not exist here: build it with `make load-image`") from None
     register(*stack.target.secrets())
     project = f"{stack.project}-load"
     with tempfile.TemporaryDirectory(prefix="load-cluster-") as run_dir:
