@@ -32,6 +32,8 @@ SECRET_KEYS = ("ANON_KEY", "SERVICE_ROLE_KEY", "JWT_SECRET", "POSTGRES_PASSWORD"
                "REALTIME_DB_ENC_KEY")
 # Alert channels (NOTIFY_*_URL) carry their tokens in the URL: user:token@, webhook path, query.
 NOTIFY_URL_KEY = re.compile(r"^NOTIFY_\w+_URL$")
+# Any other key named like a secret (an operator's own additions to the env file) is redacted too.
+SECRET_NAME_HINTS = ("PASSWORD", "SECRET", "KEY", "TOKEN")
 
 
 class TargetConfigError(Exception):
@@ -176,9 +178,11 @@ class Target:
 
 
 def secret_values(env: dict[str, str], extra: list[str] = ()) -> list[str]:
-    """The secret values of an env file (SECRET_KEYS, and the alert channel URLs whole and
-    their tokens), plus `extra`, for redaction: longest first, none shorter than 8."""
-    values = [env.get(k, "") for k in SECRET_KEYS] + list(extra)
+    """The secret values of an env file (SECRET_KEYS and any key named like a secret, and the
+    alert channel URLs whole and their tokens), plus `extra`, for redaction: longest first,
+    none shorter than 8."""
+    values = [v for k, v in env.items() if k in SECRET_KEYS or any(h in k for h in SECRET_NAME_HINTS)]
+    values += list(extra)
     for url in (v for k, v in env.items() if NOTIFY_URL_KEY.match(k) and v):
         parts = urlsplit(url)
         tokens = [parts.username or "", parts.password or "", *parts.path.split("/"),

@@ -6,7 +6,7 @@ import pytest
 
 from suite import redaction
 from suite.checks.secrets import STACK_SECRETS
-from suite.target import ROOT, SECRET_KEYS, Target, TargetConfigError
+from suite.target import ROOT, SECRET_KEYS, Target, TargetConfigError, secret_values
 
 def write(tmp_path, text):
     path = tmp_path / "prod.env"
@@ -55,6 +55,14 @@ def test_secrets_and_jwts_are_redacted(tmp_path):
     text = redaction.redact("key anon-key-value-123 pw db-password-789 jwt eyJhbGciOi.eyJyb2xlIjoiYW5vbiJ9.abcdefghijklmnop"
                             " hook /services/T0123/hook-token-xyz/webhooks?k=q1w2e3r4t5")
     assert text == "key [REDACTED] pw [REDACTED] jwt [REDACTED] hook /services/T0123/[REDACTED]/webhooks?k=[REDACTED]"
+
+
+def test_a_secret_the_operator_added_is_redacted_too():
+    """An env file's own keys named like secrets (here a logging service's key) are masked in
+    reports and in `make logs`, not only the bundled stack's SECRET_KEYS."""
+    values = secret_values({"LOGFLARE_PRIVATE_ACCESS_TOKEN": "logflare-token-abc", "SMTP_PASS": "short",
+                            "SITE_URL": "http://localhost:3000"})
+    assert values == ["logflare-token-abc"]
 
 
 def test_importable_without_the_venv():
