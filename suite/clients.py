@@ -147,12 +147,13 @@ def tamper(token: str) -> str:
 
 
 # ---- Postgres through the published endpoint ----------------------------------------------
-def connect_db(target: Target, **kwargs) -> psycopg.Connection:
-    url = target.url("db")
+def connect_db(target: Target, url: str | None = None, what: str = "connect", **kwargs) -> psycopg.Connection:
+    """The target's database (DB_URL, or `url`: another role of it); unreachable is TargetUnreachable."""
+    url = url or target.url("db")
     try:
         return psycopg.connect(url, connect_timeout=LIMITS.http.connect_timeout_s, autocommit=True, **kwargs)
     except psycopg.OperationalError as exc:
-        raise TargetUnreachable("db", safe_url(url), "connect", str(exc).splitlines()[0]) from None
+        raise TargetUnreachable("db", safe_url(url), what, str(exc).splitlines()[0]) from None
 
 
 # ---- Realtime (Phoenix channels, vsn 1.0.0) through the gateway ---------------------------

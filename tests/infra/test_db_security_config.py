@@ -6,11 +6,10 @@ granted exactly that by stack/db/init/90-roles.sql), never as a superuser. Setti
 from the API role's connection. Judges: suite/checks/db_security.py."""
 from urllib.parse import urlsplit
 
-import psycopg
 import pytest
 
-from suite import redaction
 from suite.checks import db_security as sec
+from suite.clients import connect_db
 from suite.target import STACK
 
 RLS_TESTS = 61  # SELECT plan(61) in stack/db/tests/rls.sql
@@ -24,12 +23,18 @@ def monitor_facts(target, require) -> dict | str:
     if not url:
         return (f"{target.name} declares no DB_MONITOR_URL: pg_hba rules and password methods need a "
                 f"read-only role granted {sec.MONITOR_GRANTS} (docs/targets.md)")
-    redaction.register(*(p for p in [urlsplit(url).password] if p and len(p) >= 8))
-    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+    # its password is redacted already: Target.secrets() covers DB_MONITOR_URL and the DB URL's
+    with connect_db(target, url, "connect as the monitoring role") as conn:
         try:
             return sec.fetch_hba_and_passwords(conn)
         except PermissionError as exc:  # declared, but without the grants: a finding, not a skip
             pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def server(db) -> dict:
+    """The server's settings, read once for the module's judges."""
+    return sec.fetch_server(db)
 
 
 @pytest.fixture
@@ -52,19 +57,19 @@ def test_no_trust_or_cleartext_password_over_tcp(hba_and_passwords):
     assert not problems, "\n".join(problems)
 
 
-def test_passwords_are_scram(db, hba_and_passwords):
+def test_passwords_are_scram(server, hba_and_passwords):
     """Catches: password_encryption=md5, or a login role whose stored password is md5 or
     plain text."""
-    problems = sec.check_password_methods(sec.fetch_server(db)["settings"], hba_and_passwords["passwords"])
+    problems = sec.check_password_methods(server["settings"], hba_and_passwords["passwords"])
     assert not problems, "\n".join(problems)
 
 
-def test_ssl_required_where_published_beyond_loopback(db, target, monitor_facts):
+def test_ssl_required_where_published_beyond_loopback(server, target, monitor_facts):
     """Catches: the database published beyond loopback (BIND_ADDRESS, or a DB_URL host) with
     ssl off or a `host` rule admitting remote clients without SSL (the rules only where the
     monitoring role can read them; ssl=off always). Loopback: nothing to judge."""
     hba = [] if isinstance(monitor_facts, str) else monitor_facts["hba"]
-    problems = sec.check_ssl_required(_published_beyond_loopback(target), sec.fetch_server(db)["settings"], hba)
+    problems = sec.check_ssl_required(_published_beyond_loopback(target), server["settings"], hba)
     assert not problems, "\n".join(problems)
 
 

@@ -4,14 +4,13 @@ load, no acknowledged write lost), read from the running services' APIs, the dat
 the containers, judged by suite/checks/promises.py against the promises the target
 declares (docs/targets.md) or thresholds.yaml's. The cheapest database invariants run in
 smoke (tests/smoke/test_durability.py); nofile and somaxconn in tests/infra/test_hosts.py."""
-import psycopg
 import pytest
 import redis
 
 from suite.checks import db_security, promises
 from suite.checks import promises_fetch as fetch
 from suite.checks.containers import unreachable_reason
-from suite.clients import TargetUnreachable, safe_url
+from suite.clients import TargetUnreachable, connect_db, safe_url
 from suite.thresholds import LIMITS
 from suite.waiting import poll
 
@@ -49,11 +48,7 @@ def monitor(target, require):
     if not url:
         pytest.skip(f"{target.name} declares no DB_MONITOR_URL (a pg_monitor role: other sessions are hidden "
                     "from the API role)")
-    try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=LIMITS.http.connect_timeout_s)
-    except psycopg.OperationalError as exc:
-        raise TargetUnreachable("db", safe_url(url), "connect as the monitoring role", str(exc).splitlines()[0]) from None
-    with conn:
+    with connect_db(target, url, "connect as the monitoring role") as conn:
         yield fetch.fetch_monitor_facts(conn)
 
 
