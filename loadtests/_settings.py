@@ -40,6 +40,12 @@ class Setting:
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
+    @property
+    def typed_default(self) -> float:
+        """The default as a parsed value (an int for a count): the web UI casts an edited value
+        to the type of the option's value."""
+        return self.parse(str(self.default))
+
     def parse(self, raw: str) -> float:
         """The value of `raw`, or ValueError naming the option, its variable and the bound."""
         try:
@@ -80,8 +86,7 @@ def add_options(parser) -> None:
                 return s.parse(raw)
             except ValueError as exc:
                 raise argparse.ArgumentTypeError(str(exc)) from None
-        # the default typed as parsed values are: the web UI casts an edited value to its type
-        group.add_argument(s.flag, env_var=s.env, type=parse, default=s.parse(str(s.default)), metavar="N",
+        group.add_argument(s.flag, env_var=s.env, type=parse, default=s.typed_default, metavar="N",
                            help=f"{s.help} (env {s.env}, default {s.default:g})")
 
 
@@ -103,7 +108,7 @@ class _Current:
         s = SETTINGS[name]
         raw = os.environ.get(s.env)
         if raw in (None, ""):
-            return s.default
+            return s.typed_default
         try:
             return s.parse(raw)
         except ValueError as exc:
